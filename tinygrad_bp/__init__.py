@@ -1,0 +1,73 @@
+"""tinygrad_bp: a numpy autograd micro-framework for learning and testing backpropagation."""
+
+from tinygrad_bp import autograd  # first: tensor.py imports it  # noqa: I001
+from tinygrad_bp.autograd import (
+    Function,
+    enable_grad,
+    grad,
+    is_grad_enabled,
+    no_grad,
+    set_grad_enabled,
+)
+from tinygrad_bp.tensor import (
+    Tensor,
+    arange,
+    eye,
+    full,
+    ones,
+    ones_like,
+    rand,
+    randn,
+    tensor,
+    uniform,
+    zeros,
+    zeros_like,
+)
+from tinygrad_bp.ops import (
+    concatenate,
+    log_softmax,
+    logsumexp,
+    maximum,
+    minimum,
+    softmax,
+    stack,
+    where,
+)
+from tinygrad_bp.gradcheck import GradcheckError, gradcheck, gradgradcheck
+from tinygrad_bp.anomaly import detect_anomaly, set_detect_anomaly
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Function",
+    "GradcheckError",
+    "Tensor",
+    "arange",
+    "concatenate",
+    "detect_anomaly",
+    "enable_grad",
+    "eye",
+    "full",
+    "grad",
+    "gradcheck",
+    "gradgradcheck",
+    "is_grad_enabled",
+    "log_softmax",
+    "logsumexp",
+    "maximum",
+    "minimum",
+    "no_grad",
+    "ones",
+    "ones_like",
+    "rand",
+    "randn",
+    "set_detect_anomaly",
+    "set_grad_enabled",
+    "softmax",
+    "stack",
+    "tensor",
+    "uniform",
+    "where",
+    "zeros",
+    "zeros_like",
+]

@@ -1,0 +1,827 @@
+"""The primitive ops, grouped: unary | binary | reduce | movement | matmul | special.
+
+Each backward is one formula over what ndarrays and Tensors share, plus the few shims below
+(``_exp``, ``_log``, ``_where``, ``broadcast_to``, ``_matmul``, ``_index_add``), so the same
+code runs on arrays (fast) and, under ``create_graph=True``, on Tensors (differentiable again).
+Grads come back in the output's (broadcast) shape; the engine sums them to each input's shape.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from tinygrad_bp.autograd import Function
+from tinygrad_bp.tensor import Tensor, _axis, _const
+
+__all__ = [
+    "Abs",
+    "Add",
+    "BroadcastTo",
+    "Cast",
+    "Clip",
+    "Concatenate",
+    "Div",
+    "Exp",
+    "GetItem",
+    "IndexAdd",
+    "Log",
+    "LogSoftmax",
+    "LogSumExp",
+    "MatMul",
+    "Max",
+    "Maximum",
+    "Mean",
+    "Min",
+    "Minimum",
+    "Mul",
+    "Neg",
+    "Pow",
+    "Relu",
+    "Reshape",
+    "Sigmoid",
+    "Softmax",
+    "Sqrt",
+    "Sub",
+    "Sum",
+    "Tanh",
+    "Transpose",
+    "Where",
+]
+
+_BROADCAST_HINT = (
+    "Shapes broadcast when, aligned from the right, each pair of sizes is equal or one of "
+    "them is 1; reshape or expand_dims an operand"
+)
+
+
+# --------------------------------------------------------------------------- shims
+def _arr(a: Any) -> Any:
+    return a.data if isinstance(a, Tensor) else a
+
+
+def _exp(a: Any) -> Any:
+    return a.exp() if isinstance(a, Tensor) else np.exp(a)
+
+
+def _log(a: Any) -> Any:
+    return a.log() if isinstance(a, Tensor) else np.log(a)
+
+
+def _where(cond: Any, a: Any, b: Any) -> Any:
+    if isinstance(a, Tensor) or isinstance(b, Tensor):
+        return Where.apply(_arr(cond), a, b)
+    return np.where(cond, a, b)
+
+
+def broadcast_to(a: Any, shape: tuple[int, ...]) -> Any:
+    """``np.broadcast_to`` for arrays and Tensors (differentiable for Tensors)."""
+    if isinstance(a, Tensor):
+        return a if a.shape == tuple(shape) else BroadcastTo.apply(a, shape=tuple(shape))
+    return np.broadcast_to(a, shape)
+
+
+def _matmul(a: Any, b: Any) -> Any:
+    if isinstance(a, Tensor) or isinstance(b, Tensor):
+        return MatMul.apply(a, b)
+    if a.ndim == 2 and b.ndim == 2:
+        return np.dot(a, b)  # np.dot is much faster than np.matmul for batch-1 outer products
+    return np.matmul(a, b)
+
+
+def _mT(a: Any) -> Any:
+    return a.T if a.ndim == 2 else a.swapaxes(-1, -2)
+
+
+def _dtype_of(a: Any) -> np.dtype:
+    return a.dtype if isinstance(a, (Tensor, np.ndarray, np.generic)) else np.dtype(np.float64)
+
+
+# --------------------------------------------------------------------------- unary
+class Neg(Function):
+    """z = -x;  dz/dx = -1"""
+
+    @staticmethod
+    def forward(ctx: Any, x: np.ndarray) -> np.ndarray:
+        return np.negative(x)
+
+    @staticmethod
+    def backward(ctx: Any, g: Any) -> Any:
+        return -g
+
+
+class Exp(Function):
+    """z = e^x;  dz/dx = z"""
+
+    save_output = True
+
+    @staticmethod
+    def forward(ctx: Any, x: np.ndarray) -> np.ndarray:
+        return np.exp(x)
+
+    @staticmethod
+    def backward(ctx: Any, g: Any) -> Any:
+        return g * ctx.out
+
+
+class Log(Function):
+    """z = ln x;  dz/dx = 1/x"""
+
+    save_inputs = True
+
+    @staticmethod
+    def forward(ctx: Any, x: np.ndarray) -> np.ndarray:
+        return np.log(x)
+
+    @staticmethod
+    def backward(ctx: Any, g: Any) -> Any:
+        return g / ctx.inputs[0]
+
+
+class Sqrt(Function):
+    """z = sqrt(x);  dz/dx = 1 / (2 z)"""
+
+    save_output = True
+
+    @staticmethod
+    def forward(ctx: Any, x: np.ndarray) -> np.ndarray:
+        return np.sqrt(x)
+
+    @staticmethod
+    def backward(ctx: Any, g: Any) -> Any:
+        return (g * 0.5) / ctx.out
+
+
+class Tanh(Function):
+    """z = tanh x;  dz/dx = 1 - z^2"""
+
+    save_output = True
+
+    @staticmethod
+    def forward(ctx: Any, x: np.ndarray) -> np.ndarray:
+        return np.tanh(x)
+
+    @staticmethod
+    def backward(ctx: Any, g: Any) -> Any:
+        out = ctx.out
+        return g * (1.0 - out * out)
+
+
+# exp(-x) is clamped at the largest exponent whose result still fits the dtype: beyond it
+# sigmoid(x) is below the smallest normal number anyway, and no overflow warning is raised.
+_EXP_LIMIT = {np.dtype(np.float16): 11.0, np.dtype(np.float32): 88.0, np.dtype(np.float64): 709.0}
+
+
+class Sigmoid(Function):
+    """z = 1 / (1 + e^-x);  dz/dx = z (1 - z)"""
+
+    save_output = True
+
+    @staticmethod
+    def forward(ctx: Any, x: np.ndarray) -> np.ndarray:
+        t = np.negative(x, dtype=x.dtype if x.dtype.kind == "f" else np.float64)
+        np.minimum(t, _EXP_LIMIT.get(t.dtype, 709.0), out=t)
+        np.exp(t, out=t)
+        t += 1.0
+        return np.reciprocal(t, out=t)
+
+    @staticmethod
+    def backward(ctx: Any, g: Any) -> Any:
+        out = ctx.out
+        return g * out * (1.0 - out)
+
+
+class Relu(Function):
+    """z = max(x, 0);  dz/dx = 1 where x > 0, else 0 (relu'(0) = 0)"""
+
+    save_output = True
+
+    @staticmethod
+    def forward(ctx: Any, x: np.ndarray) -> np.ndarray:
+        return np.maximum(x, 0)
+
+    @staticmethod
+    def backward(ctx: Any, g: Any) -> Any:
+        return g * (_arr(ctx.out) > 0)
+
+
+class Abs(Function):
+    """z = |x|;  dz/dx = sign(x) (abs'(0) = 0)"""
+
+    save_inputs = True
+
+    @staticmethod
+    def forward(ctx: Any, x: np.ndarray) -> np.ndarray:
+        return np.abs(x)
+
+    @staticmethod
+    def backward(ctx: Any, g: Any) -> Any:
+        return g * np.sign(_arr(ctx.inputs[0]))
+
+
+class Clip(Function):
+    """z = min(max(x, lo), hi);  dz/dx = 1 where lo <= x <= hi, else 0 (as PyTorch's clamp)"""
+
+    save_inputs = True
+
+    @staticmethod
+    def forward(
+        ctx: Any, x: np.ndarray, min: float | None = None, max: float | None = None
+    ) -> np.ndarray:  # noqa: A002
+        if min is None and max is None:
+            raise ValueError("clip: give min, max or both")
+        if min is not None and max is not None and min > max:
+            raise ValueError(f"clip: min ({min}) is greater than max ({max})")
+        ctx.lo, ctx.hi = min, max
+        return np.clip(x, min, max)
+
+    @staticmethod
+    def backward(ctx: Any, g: Any) -> Any:
+        x = _arr(ctx.inputs[0])
+        keep = np.ones(x.shape, dtype=bool)
+        if ctx.lo is not None:
+            keep &= x >= ctx.lo
+        if ctx.hi is not None:
+            keep &= x <= ctx.hi
+        return g * keep
+
+
+class Cast(Function):
+    """z = x.astype(dtype);  dz/dx = 1 (the engine casts the grad back to x's dtype)"""
+
+    @staticmethod
+    def forward(ctx: Any, x: np.ndarray, dtype: np.dtype) -> np.ndarray:
+        return x.astype(dtype)
+
+    @staticmethod
+    def backward(ctx: Any, g: Any) -> Any:
+        return g
+
+
+# --------------------------------------------------------------------------- binary
+class Add(Function):
+    """z = x + y;  dz/dx = 1, dz/dy = 1"""
+
+    hint = _BROADCAST_HINT
+
+    @staticmethod
+    def forward(ctx: Any, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+        return x + y
+
+    @staticmethod
+    def backward(ctx: Any, g: Any) -> Any:
+        return g, g
+
+
+class Sub(Function):
+    """z = x - y;  dz/dx = 1, dz/dy = -1"""
+
+    hint = _BROADCAST_HINT
+
+    @staticmethod
+    def forward(ctx: Any, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+        return x - y
+
+    @staticmethod
+    def backward(ctx: Any, g: Any) -> Any:
+        return g, (-g if ctx.needs_input_grad[1] else None)
+
+
+class Mul(Function):
+    """z = x * y;  dz/dx = y, dz/dy = x"""
+
+    save_inputs = "cross"  # x only when y needs a grad, and y only when x does
+    hint = _BROADCAST_HINT
+
+    @staticmethod
+    def forward(ctx: Any, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+        return x * y
+
+    @staticmethod
+    def backward(ctx: Any, g: Any) -> Any:
+        x, y = ctx.inputs
+        nx, ny = ctx.needs_input_grad
+        return (g * y if nx else None), (g * x if ny else None)
+
+
+class Div(Function):
+    """z = x / y;  dz/dx = 1/y, dz/dy = -z/y"""
+
+    save_inputs = True
+    save_output = True
+    hint = _BROADCAST_HINT
+
+    @staticmethod
+    def forward(ctx: Any, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+        return x / y
+
+    @staticmethod
+    def backward(ctx: Any, g: Any) -> Any:
+        y = ctx.inputs[1]
+        gx = g / y
+        return gx, (-(gx * ctx.out) if ctx.needs_input_grad[1] else None)
+
+
+class Pow(Function):
+    """z = x^y;  dz/dx = y x^(y-1), dz/dy = z ln x (taken as 0 where x <= 0)"""
+
+    save_inputs = True
+    save_output = True
+    hint = _BROADCAST_HINT
+
+    @staticmethod
+    def forward(ctx: Any, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+        return np.power(x, y)
+
+    @staticmethod
+    def backward(ctx: Any, g: Any) -> Any:
+        x, y = ctx.inputs
+        nx, ny = ctx.needs_input_grad
+        gx = g * y * x ** (y - 1) if nx else None
+        gy = None
+        if ny:
+            pos = _arr(x) > 0
+            gy = (
+                g
+                * ctx.out
+                * _log(_where(pos, x, _const(1.0, x) if isinstance(x, Tensor) else 1))
+                * pos
+            )
+        return gx, gy
+
+
+class Maximum(Function):
+    """z = max(x, y);  dz/dx = 1 where x > y, dz/dy = 1 where y > x; ties share 1/2 each"""
+
+    save_inputs = True
+    hint = _BROADCAST_HINT
+
+    @staticmethod
+    def forward(ctx: Any, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+        return np.maximum(x, y)
+
+    @staticmethod
+    def backward(ctx: Any, g: Any) -> Any:
+        x, y = (_arr(a) for a in ctx.inputs)
+        mx = np.where(x > y, 1.0, np.where(x == y, 0.5, 0.0)).astype(_dtype_of(g))
+        return g * mx, g * (1.0 - mx)
+
+
+class Minimum(Function):
+    """z = min(x, y);  dz/dx = 1 where x < y, dz/dy = 1 where y < x; ties share 1/2 each"""
+
+    save_inputs = True
+    hint = _BROADCAST_HINT
+
+    @staticmethod
+    def forward(ctx: Any, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+        return np.minimum(x, y)
+
+    @staticmethod
+    def backward(ctx: Any, g: Any) -> Any:
+        x, y = (_arr(a) for a in ctx.inputs)
+        mx = np.where(x < y, 1.0, np.where(x == y, 0.5, 0.0)).astype(_dtype_of(g))
+        return g * mx, g * (1.0 - mx)
+
+
+class Where(Function):
+    """z = x where cond else y;  dz/dx = cond, dz/dy = not cond (cond is a constant)"""
+
+    hint = _BROADCAST_HINT
+
+    @staticmethod
+    def forward(ctx: Any, cond: np.ndarray, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+        cond = np.asarray(cond)
+        if cond.dtype != np.bool_:
+            raise TypeError(f"where: the condition must be boolean, got dtype {cond.dtype}")
+        ctx.cond = cond
+        return np.where(cond, x, y)
+
+    @staticmethod
+    def backward(ctx: Any, g: Any) -> Any:
+        _, nx, ny = ctx.needs_input_grad
+        zero = _const(0.0, g) if isinstance(g, Tensor) else np.zeros((), g.dtype)
+        return (
+            None,
+            _where(ctx.cond, g, zero) if nx else None,
+            _where(ctx.cond, zero, g) if ny else None,
+        )
+
+
+# --------------------------------------------------------------------------- reduce
+def _keep_shape(shape: tuple[int, ...], axis: Any) -> tuple[int, ...]:
+    """The shape a reduction over ``axis`` has with keepdims=True."""
+    if axis is None:
+        return (1,) * len(shape)
+    axes = (axis,) if isinstance(axis, int) else axis
+    nd = len(shape)
+    norm = set()
+    for a in axes:
+        if not -nd <= a < nd:
+            raise np.exceptions.AxisError(a, nd)
+        norm.add(a % nd)
+    if len(norm) != len(axes):
+        raise ValueError(f"repeated axis in {axes}")
+    return tuple(1 if i in norm else n for i, n in enumerate(shape))
+
+
+class _Reduce(Function):
+    hint = "axis must be an int or a tuple of distinct ints in [-ndim, ndim)"
+
+    @staticmethod
+    def _setup(ctx: Any, x: np.ndarray, axis: Any) -> None:
+        ctx.shape = x.shape
+        ctx.kshape = _keep_shape(x.shape, axis)
+
+
+class Sum(_Reduce):
+    """z = sum(x, axis);  dz/dx = 1 (g broadcast back over the reduced axes)"""
+
+    @staticmethod
+    def forward(ctx: Any, x: np.ndarray, axis: Any = None, keepdims: bool = False) -> np.ndarray:
+        _Reduce._setup(ctx, x, axis)
+        return x.sum(axis=axis, keepdims=keepdims)
+
+    @staticmethod
+    def backward(ctx: Any, g: Any) -> Any:
+        return broadcast_to(g.reshape(ctx.kshape), ctx.shape)
+
+
+class Mean(_Reduce):
+    """z = mean(x, axis);  dz/dx = 1/n"""
+
+    @staticmethod
+    def forward(ctx: Any, x: np.ndarray, axis: Any = None, keepdims: bool = False) -> np.ndarray:
+        _Reduce._setup(ctx, x, axis)
+        n = x.size // max(int(np.prod(ctx.kshape)), 1) if x.size else 0
+        if n == 0:
+            raise ValueError(
+                f"mean: the reduced axes of shape {x.shape} are empty (mean of nothing)"
+            )
+        ctx.scale = 1.0 / n
+        return x.mean(axis=axis, keepdims=keepdims)
+
+    @staticmethod
+    def backward(ctx: Any, g: Any) -> Any:
+        return broadcast_to(g.reshape(ctx.kshape) * ctx.scale, ctx.shape)
+
+
+class Max(_Reduce):
+    """z = max(x, axis);  dz/dx = 1 at the maximum; tied maxima share it equally"""
+
+    save_inputs = True
+    save_output = True
+    pick = staticmethod(np.max)
+
+    @classmethod
+    def _fwd(cls, ctx: Any, x: np.ndarray, axis: Any, keepdims: bool) -> np.ndarray:
+        _Reduce._setup(ctx, x, axis)
+        if x.size == 0:
+            raise ValueError(
+                f"{cls.__name__.lower()}: cannot reduce an empty array of shape {x.shape}"
+            )
+        return cls.pick(x, axis=axis, keepdims=keepdims)
+
+    @staticmethod
+    def forward(ctx: Any, x: np.ndarray, axis: Any = None, keepdims: bool = False) -> np.ndarray:
+        return Max._fwd(ctx, x, axis, keepdims)
+
+    @staticmethod
+    def backward(ctx: Any, g: Any) -> Any:
+        x = _arr(ctx.inputs[0])
+        hit = x == _arr(ctx.out).reshape(ctx.kshape)
+        share = hit / np.maximum(hit.sum(axis=_reduced(ctx), keepdims=True), 1)
+        return g.reshape(ctx.kshape) * share.astype(x.dtype)
+
+
+class Min(Max):
+    """z = min(x, axis);  dz/dx = 1 at the minimum; tied minima share it equally"""
+
+    pick = staticmethod(np.min)
+
+    @staticmethod
+    def forward(ctx: Any, x: np.ndarray, axis: Any = None, keepdims: bool = False) -> np.ndarray:
+        return Min._fwd(ctx, x, axis, keepdims)
+
+
+def _reduced(ctx: Any) -> tuple[int, ...]:
+    return tuple(i for i, (a, b) in enumerate(zip(ctx.shape, ctx.kshape)) if a != b or b == 1)
+
+
+class LogSumExp(_Reduce):
+    """z = log(sum(e^x, axis)), max-shifted;  dz/dx = e^(x - z) (the softmax)"""
+
+    save_inputs = True
+    save_output = True
+
+    @staticmethod
+    def forward(ctx: Any, x: np.ndarray, axis: Any = None, keepdims: bool = False) -> np.ndarray:
+        _Reduce._setup(ctx, x, axis)
+        out = _logsumexp(x, axis)
+        return out if keepdims else out.reshape(np.sum(x, axis=axis).shape)
+
+    @staticmethod
+    def backward(ctx: Any, g: Any) -> Any:
+        x = ctx.inputs[0]
+        return g.reshape(ctx.kshape) * _exp(x - ctx.out.reshape(ctx.kshape))
+
+
+def _logsumexp(x: np.ndarray, axis: Any) -> np.ndarray:
+    """logsumexp with keepdims=True; the max shift keeps exp from overflowing."""
+    if x.size == 0:
+        raise ValueError(f"logsumexp: cannot reduce an empty array of shape {x.shape}")
+    m = np.max(x, axis=axis, keepdims=True)
+    m = np.where(np.isfinite(m), m, 0)  # all -inf (or inf) rows: no shift
+    s = np.exp(x - m).sum(axis=axis, keepdims=True)
+    with np.errstate(divide="ignore"):  # log(0) = -inf is the right answer for all -inf rows
+        return np.log(s) + m
+
+
+class Softmax(Function):
+    """z = e^x / sum(e^x) along axis;  dx = z * (g - sum(g z))"""
+
+    save_output = True
+
+    @staticmethod
+    def forward(ctx: Any, x: np.ndarray, axis: int = -1) -> np.ndarray:
+        _check_axis(x, axis, "softmax")
+        ctx.axis = axis
+        e = np.exp(x - np.max(x, axis=axis, keepdims=True))
+        return e / e.sum(axis=axis, keepdims=True)
+
+    @staticmethod
+    def backward(ctx: Any, g: Any) -> Any:
+        out = ctx.out
+        return out * (g - (g * out).sum(axis=ctx.axis, keepdims=True))
+
+
+class LogSoftmax(Function):
+    """z = x - logsumexp(x) along axis;  dx = g - e^z * sum(g)"""
+
+    save_output = True
+
+    @staticmethod
+    def forward(ctx: Any, x: np.ndarray, axis: int = -1) -> np.ndarray:
+        _check_axis(x, axis, "log_softmax")
+        ctx.axis = axis
+        return x - _logsumexp(x, axis)
+
+    @staticmethod
+    def backward(ctx: Any, g: Any) -> Any:
+        return g - _exp(ctx.out) * g.sum(axis=ctx.axis, keepdims=True)
+
+
+def _check_axis(x: np.ndarray, axis: Any, name: str) -> None:
+    if not isinstance(axis, (int, np.integer)) or not -max(x.ndim, 1) <= axis < max(x.ndim, 1):
+        raise np.exceptions.AxisError(f"{name}: axis {axis!r} is out of range for shape {x.shape}")
+    if x.ndim == 0:
+        raise ValueError(f"{name}: needs at least one dimension, got a 0-d array")
+    if x.shape[axis] == 0:
+        raise ValueError(f"{name}: axis {axis} of shape {x.shape} is empty")
+
+
+def var(x: Tensor, axis: Any = None, keepdims: bool = False, ddof: int = 0) -> Tensor:
+    """Variance over ``axis`` (numpy's ``ddof``): mean((x - mean)^2) * n / (n - ddof)."""
+    ax = _axis(axis)
+    n = x.size // max(int(np.prod(_keep_shape(x.shape, ax))), 1) if x.size else 0
+    if n - ddof <= 0:
+        raise ValueError(
+            f"var: {n} element(s) per reduction of shape {x.shape} with ddof={ddof} "
+            "leave no degrees of freedom"
+        )
+    d = x - x.mean(axis=ax, keepdims=True)
+    return (d * d).sum(axis=ax, keepdims=keepdims) * (1.0 / (n - ddof))
+
+
+def logsumexp(x: Tensor, axis: Any = None, keepdims: bool = False) -> Tensor:
+    """log(sum(exp(x))) over ``axis``, stable."""
+    return x.logsumexp(axis=axis, keepdims=keepdims)
+
+
+def softmax(x: Tensor, axis: int = -1) -> Tensor:
+    """Softmax along ``axis``."""
+    return x.softmax(axis)
+
+
+def log_softmax(x: Tensor, axis: int = -1) -> Tensor:
+    """Log-softmax along ``axis``."""
+    return x.log_softmax(axis)
+
+
+# --------------------------------------------------------------------------- movement
+class Reshape(Function):
+    """z = x.reshape(shape);  dx = g.reshape(x.shape)"""
+
+    hint = "the new shape must have as many elements as the old one (one size may be -1)"
+
+    @staticmethod
+    def forward(ctx: Any, x: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+        ctx.shape = x.shape
+        return x.reshape(shape)
+
+    @staticmethod
+    def backward(ctx: Any, g: Any) -> Any:
+        return g.reshape(ctx.shape)
+
+
+class Transpose(Function):
+    """z = x.transpose(axes);  dx = g.transpose(inverse of axes)"""
+
+    hint = "axes must be a permutation of range(ndim)"
+
+    @staticmethod
+    def forward(ctx: Any, x: np.ndarray, axes: tuple[int, ...] | None = None) -> np.ndarray:
+        ctx.inv = None if axes is None else tuple(np.argsort([a % max(x.ndim, 1) for a in axes]))
+        return np.transpose(x, axes)
+
+    @staticmethod
+    def backward(ctx: Any, g: Any) -> Any:
+        return g.transpose(ctx.inv) if ctx.inv is not None else g.transpose()
+
+
+class BroadcastTo(Function):
+    """z = broadcast_to(x, shape);  dx = g summed over the broadcast axes (by the engine)"""
+
+    hint = _BROADCAST_HINT
+
+    @staticmethod
+    def forward(ctx: Any, x: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+        return np.broadcast_to(x, shape)
+
+    @staticmethod
+    def backward(ctx: Any, g: Any) -> Any:
+        return g
+
+
+def _has_int_array(index: Any) -> bool:
+    parts = index if isinstance(index, tuple) else (index,)
+    return any(isinstance(p, np.ndarray) and p.dtype.kind in "iu" for p in parts)
+
+
+class GetItem(Function):
+    """z = x[index];  dx = zeros with g added at index (repeated indices accumulate)"""
+
+    hint = "indices must be ints, slices, None, Ellipsis, bool masks or integer arrays within the shape"
+
+    @staticmethod
+    def forward(ctx: Any, x: np.ndarray, index: Any) -> np.ndarray:
+        ctx.shape = x.shape
+        ctx.index = index
+        out = x[index]
+        return out
+
+    @staticmethod
+    def backward(ctx: Any, g: Any) -> Any:
+        return _index_add(g, ctx.shape, ctx.index)
+
+
+def _index_add(g: Any, shape: tuple[int, ...], index: Any) -> Any:
+    if isinstance(g, Tensor):
+        return IndexAdd.apply(g, shape=shape, index=index)
+    return IndexAdd.forward(None, g, shape, index)
+
+
+class IndexAdd(Function):
+    """z = zeros(shape) with x added at index;  dx = g[index]  (GetItem's backward)"""
+
+    @staticmethod
+    def forward(ctx: Any, x: np.ndarray, shape: tuple[int, ...], index: Any) -> np.ndarray:
+        if ctx is not None:
+            ctx.index = index
+        z = np.zeros(shape, dtype=x.dtype)
+        if _has_int_array(index):
+            np.add.at(z, index, x)  # repeated indices must accumulate
+        else:
+            z[index] = x  # basic indexing and masks never repeat an element
+        return z
+
+    @staticmethod
+    def backward(ctx: Any, g: Any) -> Any:
+        return g[ctx.index]
+
+
+class Concatenate(Function):
+    """z = concatenate(xs, axis);  dx_i = the slice of g that x_i filled"""
+
+    hint = "all inputs need the same number of dims and equal sizes except along axis"
+
+    @staticmethod
+    def forward(ctx: Any, *xs: np.ndarray, axis: int = 0) -> np.ndarray:
+        if not xs:
+            raise ValueError("concatenate: needs at least one tensor")
+        out = np.concatenate(xs, axis=axis)
+        ctx.axis = axis % out.ndim
+        ctx.bounds = np.cumsum([0] + [x.shape[ctx.axis] for x in xs]).tolist()
+        return out
+
+    @staticmethod
+    def backward(ctx: Any, g: Any) -> Any:
+        lead = (slice(None),) * ctx.axis
+        b = ctx.bounds
+        return tuple(
+            g[(*lead, slice(b[i], b[i + 1]))] if need else None
+            for i, need in enumerate(ctx.needs_input_grad)
+        )
+
+
+def concatenate(tensors: Sequence[Tensor], axis: int = 0) -> Tensor:
+    """Join tensors along an existing axis."""
+    return Concatenate.apply(*[_as_tensor(t) for t in tensors], axis=axis)
+
+
+def stack(tensors: Sequence[Tensor], axis: int = 0) -> Tensor:
+    """Join tensors along a new axis."""
+    ts = [_as_tensor(t) for t in tensors]
+    if not ts:
+        raise ValueError("stack: needs at least one tensor")
+    shapes = {t.shape for t in ts}
+    if len(shapes) != 1:
+        raise ValueError(f"stack: all tensors need the same shape, got {[t.shape for t in ts]}")
+    return concatenate([t.expand_dims(axis) for t in ts], axis=axis)
+
+
+def where(cond: Any, x: Any, y: Any) -> Tensor:
+    """Elementwise ``x if cond else y`` (``cond`` is a bool array or tensor, not differentiated)."""
+    xt, yt = _as_tensor(x), _as_tensor(y)
+    if isinstance(x, Tensor) and not isinstance(y, Tensor):
+        yt = Tensor(_const(y, x) if isinstance(y, (int, float)) else y)
+    if isinstance(y, Tensor) and not isinstance(x, Tensor):
+        xt = Tensor(_const(x, y) if isinstance(x, (int, float)) else x)
+    return Where.apply(np.asarray(_arr(cond)), xt, yt)
+
+
+def maximum(x: Any, y: Any) -> Tensor:
+    """Elementwise maximum (ties share the gradient)."""
+    return (
+        _as_tensor(x).maximum(y)
+        if isinstance(x, Tensor) or not isinstance(y, Tensor)
+        else y.maximum(x)
+    )
+
+
+def minimum(x: Any, y: Any) -> Tensor:
+    """Elementwise minimum (ties share the gradient)."""
+    return (
+        _as_tensor(x).minimum(y)
+        if isinstance(x, Tensor) or not isinstance(y, Tensor)
+        else y.minimum(x)
+    )
+
+
+def _as_tensor(x: Any) -> Tensor:
+    return x if isinstance(x, Tensor) else Tensor(x)
+
+
+# --------------------------------------------------------------------------- matmul
+class MatMul(Function):
+    """z = x @ y (np.matmul: 1-D, 2-D, batched);  dx = g @ y^T, dy = x^T @ g"""
+
+    save_inputs = "cross"  # x only when y needs a grad, and y only when x does
+
+    @staticmethod
+    def forward(ctx: Any, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+        xnd, ynd = np.ndim(x), np.ndim(y)
+        if xnd == 0 or ynd == 0:
+            raise ValueError(
+                "matmul: operands must have at least one dimension (use * for scalars)"
+            )
+        ctx.nd = (xnd, ynd)
+        return np.matmul(x, y)
+
+    @staticmethod
+    def explain(arrays: Sequence[Any]) -> str:
+        x, y = (np.shape(a) for a in arrays)
+        if len(x) and len(y):
+            k = x[-1]
+            k2 = y[0] if len(y) == 1 else y[-2]
+            if k != k2:
+                return (
+                    f"the last axis of the first operand ({k}) must equal the "
+                    f"{'only' if len(y) == 1 else 'second-to-last'} axis of the second ({k2}); "
+                    "transpose an operand or fix the layer sizes"
+                )
+        return "batch dimensions must broadcast"
+
+    @staticmethod
+    def backward(ctx: Any, g: Any) -> Any:
+        x, y = ctx.inputs
+        xnd, ynd = ctx.nd
+        nx, ny = ctx.needs_input_grad
+        if xnd == 1 and ynd == 1:
+            return (g * y if nx else None), (g * x if ny else None)
+        if xnd == 1:
+            g = g.reshape((*g.shape[:-1], 1, g.shape[-1]))
+        if ynd == 1:
+            g = g.reshape((*g.shape, 1))
+        gx = gy = None
+        if nx:
+            gx = _matmul(g, _mT(y.reshape(-1, 1) if ynd == 1 else y))
+            if xnd == 1:
+                gx = gx.reshape((*gx.shape[:-2], gx.shape[-1]))
+        if ny:
+            gy = _matmul(_mT(x.reshape(1, -1) if xnd == 1 else x), g)
+            if ynd == 1:
+                gy = gy.reshape(gy.shape[:-1])
+        return gx, gy

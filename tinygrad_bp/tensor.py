@@ -1,0 +1,692 @@
+"""Tensor: dtype rules, creation, properties, and the thin op methods and operators."""
+
+from __future__ import annotations
+
+import weakref
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from tinygrad_bp import autograd
+
+__all__ = [
+    "Tensor",
+    "arange",
+    "eye",
+    "full",
+    "ones",
+    "ones_like",
+    "rand",
+    "randn",
+    "tensor",
+    "uniform",
+    "zeros",
+    "zeros_like",
+]
+
+Axis = int | Sequence[int] | None
+
+
+def _check_float(dtype: np.dtype, where: str) -> None:
+    if dtype.kind != "f":
+        raise TypeError(
+            f"{where}: only floating-point tensors can require gradients, got dtype {dtype}; "
+            "convert first (e.g. Tensor(data, dtype='float32')) or leave requires_grad=False"
+        )
+
+
+def _to_array(data: Any, dtype: npt.DTypeLike | None) -> np.ndarray:
+    if isinstance(data, Tensor):
+        arr = data.data
+    elif isinstance(data, np.ndarray):
+        arr = data
+    elif isinstance(data, np.generic):
+        arr = np.asarray(data)
+    else:
+        try:
+            arr = np.asarray(data)
+        except ValueError as e:  # ragged lists
+            raise ValueError(f"Tensor: cannot make an array from {type(data).__name__}: {e}") from e
+        if dtype is None and arr.dtype.kind in "iuf":
+            arr = arr.astype(np.float32)  # Python numbers and lists default to float32
+    if dtype is not None:
+        arr = arr.astype(dtype, copy=False)
+    if arr.dtype.kind not in "biuf":
+        raise TypeError(
+            f"Tensor: data of dtype {arr.dtype} is not numeric; pass numbers, lists of numbers "
+            "or a numeric ndarray"
+        )
+    return arr
+
+
+class Tensor:
+    """An n-dimensional array that records the operations applied to it.
+
+    Args:
+        data: array-like. Float ndarrays keep their dtype (and share memory, like
+            ``np.asarray``); Python numbers and lists become float32; integer and bool
+            arrays are allowed but cannot require gradients.
+        requires_grad: record operations on this tensor so ``backward`` can reach it.
+        dtype: convert the data to this dtype first.
+        name: a label used by ``repr`` and graph drawings.
+    """
+
+    __slots__ = (
+        "__weakref__",
+        "_ctx",
+        "_hooks",
+        "_version",
+        "data",
+        "grad",
+        "name",
+        "requires_grad",
+    )
+    __array_ufunc__ = None  # ndarray (op) Tensor defers to Tensor: the graph is never dropped
+    __array_priority__ = 1000
+
+    data: np.ndarray
+    grad: Tensor | None
+
+    def __init__(
+        self,
+        data: Any,
+        requires_grad: bool = False,
+        dtype: npt.DTypeLike | None = None,
+        name: str | None = None,
+    ) -> None:
+        self.data = _to_array(data, dtype)
+        self.grad = None
+        self._ctx = None
+        self._version = 0
+        self._hooks = None
+        self.name = name
+        self.requires_grad = False
+        if requires_grad:
+            _check_float(self.data.dtype, "Tensor")
+            self.requires_grad = True
+
+    # -- properties
+    @property
+    def shape(self) -> tuple[int, ...]:
+        """The shape of ``data``."""
+        return self.data.shape
+
+    @property
+    def dtype(self) -> np.dtype:
+        """The numpy dtype of ``data``."""
+        return self.data.dtype
+
+    @property
+    def ndim(self) -> int:
+        """Number of dimensions."""
+        return self.data.ndim
+
+    @property
+    def size(self) -> int:
+        """Number of elements."""
+        return self.data.size
+
+    @property
+    def is_leaf(self) -> bool:
+        """True for tensors not produced by a recorded op (their ``.grad`` is kept)."""
+        return self._ctx is None
+
+    @property
+    def grad_fn(self) -> autograd.Function | None:
+        """The graph node that produced this tensor (None for leaves)."""
+        return self._ctx
+
+    @property
+    def T(self) -> Tensor:
+        """Axes reversed (the transpose of a matrix)."""
+        return self.transpose()
+
+    def numpy(self) -> np.ndarray:
+        """The data as an ndarray (shared, not copied)."""
+        return self.data
+
+    def item(self) -> float:
+        """The value of a one-element tensor as a Python number."""
+        if self.data.size != 1:
+            raise ValueError(
+                f"item: only one-element tensors convert to a number, got shape {self.shape}"
+            )
+        return self.data.item()  # type: ignore[no-any-return]
+
+    def tolist(self) -> Any:
+        """The data as nested Python lists."""
+        return self.data.tolist()
+
+    def __len__(self) -> int:
+        if self.data.ndim == 0:
+            raise TypeError("len() of a 0-d tensor")
+        return len(self.data)
+
+    def __iter__(self) -> Iterator[Tensor]:
+        for i in range(len(self)):
+            yield self[i]
+
+    def __float__(self) -> float:
+        return float(self.item())
+
+    def __int__(self) -> int:
+        return int(self.item())
+
+    def __bool__(self) -> bool:
+        if self.data.size != 1:
+            raise ValueError(
+                f"the truth value of a tensor with {self.data.size} elements is ambiguous; "
+                "use .any() or .all() on .numpy()"
+            )
+        return bool(self.data)
+
+    def __repr__(self) -> str:
+        body = np.array2string(self.data, prefix="Tensor(", separator=", ", threshold=50)
+        extra = [f"shape={self.shape}", f"dtype={self.dtype}"]
+        if self.name:
+            extra.insert(0, f"name={self.name!r}")
+        if self._ctx is not None:
+            extra.append(f"grad_fn={type(self._ctx).__name__}")
+        elif self.requires_grad:
+            extra.append("requires_grad=True")
+        return f"Tensor({body}, {', '.join(extra)})"
+
+    # -- autograd
+    def backward(
+        self, grad: Any = None, retain_graph: bool | None = None, create_graph: bool = False
+    ) -> None:
+        """Accumulate the gradient of this tensor into ``.grad`` of every leaf it depends on.
+
+        Args:
+            grad: the upstream gradient, required unless this tensor has one element.
+            retain_graph: keep saved values to walk this graph again (default: create_graph).
+            create_graph: record the backward pass itself, for higher-order derivatives.
+        """
+        retain = create_graph if retain_graph is None else retain_graph
+        autograd.backward(self, grad, retain, create_graph)
+
+    def detach(self) -> Tensor:
+        """A new leaf sharing this tensor's data, cut off from the graph."""
+        return _make(self.data, False)
+
+    def requires_grad_(self, requires_grad: bool = True) -> Tensor:
+        """Set ``requires_grad`` on a leaf in place; returns self."""
+        if not self.is_leaf:
+            raise RuntimeError(
+                "requires_grad_: only leaf tensors can change requires_grad; use .detach() "
+                "to get a leaf from an intermediate result"
+            )
+        if requires_grad:
+            _check_float(self.data.dtype, "requires_grad_")
+        self.requires_grad = bool(requires_grad)
+        return self
+
+    def retain_grad(self) -> None:
+        """Keep ``.grad`` on this non-leaf tensor during backward."""
+        if not self.requires_grad:
+            raise RuntimeError("retain_grad: the tensor does not require grad")
+        if self._ctx is not None:
+            self._ctx.retained = weakref.ref(self)
+
+    def register_hook(self, fn: Callable[[Tensor], Tensor | None]) -> Any:
+        """Call ``fn(grad)`` when this tensor's gradient is computed; a returned Tensor
+        replaces the gradient. Returns a handle with ``.remove()``."""
+        return autograd.register_hook(self, fn)
+
+    def zero_grad(self) -> None:
+        """Set ``.grad`` to None."""
+        self.grad = None
+
+    # -- in-place changes (outside the graph; they bump the version counter)
+    def _check_inplace(self, where: str) -> None:
+        if self.requires_grad and autograd.is_grad_enabled():
+            raise RuntimeError(
+                f"{where}: an in-place change of a tensor that requires grad cannot be "
+                "differentiated; wrap it in `with tg.no_grad():` (e.g. an optimizer update) "
+                "or build a new tensor"
+            )
+
+    def __setitem__(self, index: Any, value: Any) -> None:
+        self._check_inplace("__setitem__")
+        self.data[_index(index)] = value.data if isinstance(value, Tensor) else value
+        self._version += 1
+
+    def zero_(self) -> Tensor:
+        """Fill with zeros in place."""
+        return self.fill_(0)
+
+    def fill_(self, value: float) -> Tensor:
+        """Fill with ``value`` in place."""
+        self._check_inplace("fill_")
+        self.data.fill(value)
+        self._version += 1
+        return self
+
+    def copy_(self, src: Any) -> Tensor:
+        """Copy ``src`` (broadcast to this shape) into this tensor in place."""
+        self._check_inplace("copy_")
+        np.copyto(self.data, src.data if isinstance(src, Tensor) else src, casting="same_kind")
+        self._version += 1
+        return self
+
+    def add_(self, other: Any, alpha: float = 1.0) -> Tensor:
+        """``self += alpha * other`` in place."""
+        self._check_inplace("add_")
+        o = other.data if isinstance(other, Tensor) else other
+        self.data += o if alpha == 1.0 else alpha * o
+        self._version += 1
+        return self
+
+    def mul_(self, other: Any) -> Tensor:
+        """``self *= other`` in place."""
+        self._check_inplace("mul_")
+        self.data *= other.data if isinstance(other, Tensor) else other
+        self._version += 1
+        return self
+
+    # -- elementwise ops
+    def __add__(self, other: Any) -> Tensor:
+        return ops.Add._apply2(self, _const(other, self))
+
+    def __radd__(self, other: Any) -> Tensor:  # commutative: same op, same result
+        return ops.Add._apply2(self, _const(other, self))
+
+    def __sub__(self, other: Any) -> Tensor:
+        return ops.Sub._apply2(self, _const(other, self))
+
+    def __rsub__(self, other: Any) -> Tensor:
+        return ops.Sub.apply(_const(other, self), self)
+
+    def __mul__(self, other: Any) -> Tensor:
+        return ops.Mul._apply2(self, _const(other, self))
+
+    def __rmul__(self, other: Any) -> Tensor:
+        return ops.Mul._apply2(self, _const(other, self))
+
+    def __truediv__(self, other: Any) -> Tensor:
+        return ops.Div._apply2(self, _const(other, self))
+
+    def __rtruediv__(self, other: Any) -> Tensor:
+        return ops.Div.apply(_const(other, self), self)
+
+    def __pow__(self, other: Any) -> Tensor:
+        return ops.Pow._apply2(self, _const(other, self))
+
+    def __rpow__(self, other: Any) -> Tensor:
+        return ops.Pow.apply(_const(other, self), self)
+
+    def __matmul__(self, other: Any) -> Tensor:
+        return ops.MatMul._apply2(self, _const(other, self))
+
+    def __rmatmul__(self, other: Any) -> Tensor:
+        return ops.MatMul.apply(_const(other, self), self)
+
+    def __neg__(self) -> Tensor:
+        return ops.Neg._apply1(self)
+
+    def __abs__(self) -> Tensor:
+        return ops.Abs._apply1(self)
+
+    def __pos__(self) -> Tensor:
+        return self
+
+    # comparisons give bool tensors outside the graph; == stays identity (tensors are hashable)
+    def __lt__(self, other: Any) -> Tensor:
+        return _make(self.data < _data(other), False)
+
+    def __le__(self, other: Any) -> Tensor:
+        return _make(self.data <= _data(other), False)
+
+    def __gt__(self, other: Any) -> Tensor:
+        return _make(self.data > _data(other), False)
+
+    def __ge__(self, other: Any) -> Tensor:
+        return _make(self.data >= _data(other), False)
+
+    def eq(self, other: Any) -> Tensor:
+        """Elementwise ``==`` as a bool tensor (``==`` itself compares identity)."""
+        return _make(np.asarray(self.data == _data(other)), False)
+
+    def add(self, other: Any) -> Tensor:
+        """``self + other``."""
+        return self + other
+
+    def sub(self, other: Any) -> Tensor:
+        """``self - other``."""
+        return self - other
+
+    def mul(self, other: Any) -> Tensor:
+        """``self * other``."""
+        return self * other
+
+    def div(self, other: Any) -> Tensor:
+        """``self / other``."""
+        return self / other
+
+    def pow(self, exponent: Any) -> Tensor:
+        """``self ** exponent``."""
+        return self**exponent
+
+    def matmul(self, other: Any) -> Tensor:
+        """Matrix product with ``np.matmul`` semantics (1-D, 2-D and batched)."""
+        return self @ other
+
+    def dot(self, other: Any) -> Tensor:
+        """Alias of ``matmul``."""
+        return self @ other
+
+    def neg(self) -> Tensor:
+        """``-self``."""
+        return ops.Neg._apply1(self)
+
+    def exp(self) -> Tensor:
+        """e ** x."""
+        return ops.Exp._apply1(self)
+
+    def log(self) -> Tensor:
+        """Natural logarithm."""
+        return ops.Log._apply1(self)
+
+    def sqrt(self) -> Tensor:
+        """Square root."""
+        return ops.Sqrt._apply1(self)
+
+    def tanh(self) -> Tensor:
+        """Hyperbolic tangent."""
+        return ops.Tanh._apply1(self)
+
+    def sigmoid(self) -> Tensor:
+        """Logistic sigmoid 1 / (1 + e^-x), stable for large |x|."""
+        return ops.Sigmoid._apply1(self)
+
+    def relu(self) -> Tensor:
+        """max(x, 0)."""
+        return ops.Relu._apply1(self)
+
+    def abs(self) -> Tensor:
+        """|x|."""
+        return ops.Abs._apply1(self)
+
+    def clip(self, min: float | None = None, max: float | None = None) -> Tensor:  # noqa: A002
+        """Limit values to [min, max]; the gradient passes where min <= x <= max."""
+        return ops.Clip.apply(self, min=min, max=max)
+
+    def maximum(self, other: Any) -> Tensor:
+        """Elementwise maximum (ties share the gradient)."""
+        return ops.Maximum._apply2(self, _const(other, self))
+
+    def minimum(self, other: Any) -> Tensor:
+        """Elementwise minimum (ties share the gradient)."""
+        return ops.Minimum._apply2(self, _const(other, self))
+
+    def astype(self, dtype: npt.DTypeLike) -> Tensor:
+        """Convert to ``dtype`` (differentiable between float dtypes)."""
+        return ops.Cast.apply(self, dtype=np.dtype(dtype))
+
+    # -- reductions
+    def sum(self, axis: Axis = None, keepdims: bool = False) -> Tensor:
+        """Sum over ``axis`` (int, tuple or None for all)."""
+        return ops.Sum.apply(self, axis=_axis(axis), keepdims=keepdims)
+
+    def mean(self, axis: Axis = None, keepdims: bool = False) -> Tensor:
+        """Mean over ``axis``."""
+        return ops.Mean.apply(self, axis=_axis(axis), keepdims=keepdims)
+
+    def max(self, axis: Axis = None, keepdims: bool = False) -> Tensor:
+        """Maximum over ``axis`` (tied maxima share the gradient equally)."""
+        return ops.Max.apply(self, axis=_axis(axis), keepdims=keepdims)
+
+    def min(self, axis: Axis = None, keepdims: bool = False) -> Tensor:
+        """Minimum over ``axis`` (tied minima share the gradient equally)."""
+        return ops.Min.apply(self, axis=_axis(axis), keepdims=keepdims)
+
+    def var(self, axis: Axis = None, keepdims: bool = False, ddof: int = 0) -> Tensor:
+        """Variance over ``axis`` with numpy's ``ddof`` (0: population variance)."""
+        return ops.var(self, axis=axis, keepdims=keepdims, ddof=ddof)
+
+    def logsumexp(self, axis: Axis = None, keepdims: bool = False) -> Tensor:
+        """log(sum(exp(x))) over ``axis``, max-shifted so it never overflows."""
+        return ops.LogSumExp.apply(self, axis=_axis(axis), keepdims=keepdims)
+
+    def softmax(self, axis: int = -1) -> Tensor:
+        """exp(x) / sum(exp(x)) along ``axis``, max-shifted."""
+        return ops.Softmax.apply(self, axis=axis)
+
+    def log_softmax(self, axis: int = -1) -> Tensor:
+        """x - logsumexp(x) along ``axis`` (stable for logits of 1e4)."""
+        return ops.LogSoftmax.apply(self, axis=axis)
+
+    # -- movement
+    def reshape(self, *shape: Any) -> Tensor:
+        """Same data in a new shape; one dimension may be -1."""
+        if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
+            shape = tuple(shape[0])
+        return ops.Reshape.apply(self, shape=tuple(int(s) for s in shape))
+
+    def flatten(self, start_axis: int = 0) -> Tensor:
+        """Merge the axes from ``start_axis`` on into one."""
+        s = self.shape[: start_axis % max(self.ndim, 1)] if self.ndim else ()
+        return self.reshape(*s, -1)
+
+    def transpose(self, *axes: Any) -> Tensor:
+        """Permute axes (reverse them when none are given)."""
+        if len(axes) == 1 and isinstance(axes[0], (tuple, list)):
+            axes = tuple(axes[0])
+        return ops.Transpose.apply(self, axes=tuple(axes) if axes else None)
+
+    def swapaxes(self, a: int, b: int) -> Tensor:
+        """Exchange two axes."""
+        perm = list(range(self.ndim))
+        perm[a], perm[b] = perm[b], perm[a]
+        return self.transpose(*perm)
+
+    def expand_dims(self, axis: int | Sequence[int]) -> Tensor:
+        """Insert size-1 axes at ``axis`` (like ``np.expand_dims``)."""
+        return self.reshape(np.expand_dims(self.data, axis).shape)
+
+    def squeeze(self, axis: int | Sequence[int] | None = None) -> Tensor:
+        """Remove size-1 axes (all, or those in ``axis``)."""
+        try:
+            shape = np.squeeze(self.data, axis).shape
+        except ValueError as e:
+            raise ValueError(
+                f"squeeze: cannot squeeze axis {axis} of shape {self.shape}: {e}"
+            ) from e
+        return self.reshape(shape)
+
+    def broadcast_to(self, shape: Sequence[int]) -> Tensor:
+        """Repeat size-1 axes (and add leading ones) to reach ``shape``."""
+        return ops.BroadcastTo.apply(self, shape=tuple(shape))
+
+    def __getitem__(self, index: Any) -> Tensor:
+        return ops.GetItem.apply(self, index=_index(index))
+
+    # -- drawing
+    def draw(self, **kwargs: Any) -> Any:
+        """Draw the graph that produced this tensor (see ``tg.draw_graph``)."""
+        from tinygrad_bp.viz import draw_graph
+
+        return draw_graph(self, **kwargs)
+
+
+# --------------------------------------------------------------------------- helpers
+_new = object.__new__
+
+
+def _make(data: np.ndarray, requires_grad: bool) -> Tensor:
+    """Build a Tensor around an ndarray without validation (the hot path)."""
+    t = _new(Tensor)
+    t.data = data
+    t.requires_grad = requires_grad
+    t.grad = None
+    t._ctx = None
+    t._version = 0
+    t._hooks = None
+    t.name = None
+    return t
+
+
+_CONSTS: dict[tuple[Any, ...], np.ndarray] = {}
+
+
+def _const(v: Any, like: Tensor) -> Any:
+    """A Python number becomes a read-only 0-d array of ``like``'s dtype (cached)."""
+    tv = type(v)
+    if tv is float or tv is int:
+        dt = like.data.dtype
+        if dt.kind != "f":
+            return v
+        key = (tv, v, dt)
+        c = _CONSTS.get(key)
+        if c is None:
+            if len(_CONSTS) > 4096:
+                _CONSTS.clear()
+            c = np.array(v, dtype=dt)
+            c.flags.writeable = False
+            _CONSTS[key] = c
+        return c
+    if tv is Tensor or tv is np.ndarray or isinstance(v, Tensor):
+        return v
+    if isinstance(v, (bool, int, float, np.generic, list, tuple, np.ndarray)):
+        arr = np.asarray(v)
+        if arr.dtype.kind in "biuf":
+            return arr
+    raise TypeError(
+        f"cannot combine a Tensor with {type(v).__name__} {v!r:.60}; use numbers, numeric arrays "
+        "or Tensors"
+    )
+
+
+def _data(v: Any) -> Any:
+    return v.data if isinstance(v, Tensor) else v
+
+
+def _axis(axis: Axis) -> int | tuple[int, ...] | None:
+    if axis is None or isinstance(axis, (int, np.integer)):
+        return None if axis is None else int(axis)
+    return tuple(int(a) for a in axis)
+
+
+def _index(index: Any) -> Any:
+    """Tensors and lists inside an index become arrays (numpy's own indexing rules apply)."""
+    if isinstance(index, tuple):
+        return tuple(_index(i) for i in index)
+    if isinstance(index, Tensor):
+        return index.data
+    if isinstance(index, list):
+        return np.asarray(index)
+    return index
+
+
+# --------------------------------------------------------------------------- creation
+def tensor(data: Any, requires_grad: bool = False, dtype: npt.DTypeLike | None = None) -> Tensor:
+    """A new Tensor holding a copy of ``data`` (``Tensor(...)`` shares ndarray memory)."""
+    arr = np.array(data.data if isinstance(data, Tensor) else data, copy=True)
+    return Tensor(arr, requires_grad=requires_grad, dtype=dtype)
+
+
+def _shape(shape: tuple[Any, ...]) -> tuple[int, ...]:
+    if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
+        shape = tuple(shape[0])
+    return tuple(int(s) for s in shape)
+
+
+def zeros(*shape: Any, dtype: npt.DTypeLike = np.float32, requires_grad: bool = False) -> Tensor:
+    """A tensor of zeros."""
+    return Tensor(np.zeros(_shape(shape), dtype=dtype), requires_grad=requires_grad)
+
+
+def ones(*shape: Any, dtype: npt.DTypeLike = np.float32, requires_grad: bool = False) -> Tensor:
+    """A tensor of ones."""
+    return Tensor(np.ones(_shape(shape), dtype=dtype), requires_grad=requires_grad)
+
+
+def zeros_like(t: Tensor, requires_grad: bool = False) -> Tensor:
+    """Zeros with ``t``'s shape and dtype."""
+    return Tensor(np.zeros_like(t.data), requires_grad=requires_grad)
+
+
+def ones_like(t: Tensor, requires_grad: bool = False) -> Tensor:
+    """Ones with ``t``'s shape and dtype."""
+    return Tensor(np.ones_like(t.data), requires_grad=requires_grad)
+
+
+def full(
+    shape: Sequence[int] | int,
+    value: float,
+    dtype: npt.DTypeLike = np.float32,
+    requires_grad: bool = False,
+) -> Tensor:
+    """A tensor filled with ``value``."""
+    return Tensor(np.full(shape, value, dtype=dtype), requires_grad=requires_grad)
+
+
+def arange(
+    start: float,
+    stop: float | None = None,
+    step: float = 1,
+    dtype: npt.DTypeLike = np.float32,
+    requires_grad: bool = False,
+) -> Tensor:
+    """Evenly spaced values like ``np.arange`` (float32 unless ``dtype`` says otherwise)."""
+    a = (
+        np.arange(start, stop, step, dtype=dtype)
+        if stop is not None
+        else np.arange(start, dtype=dtype)
+    )
+    return Tensor(a, requires_grad=requires_grad)
+
+
+def eye(
+    n: int, m: int | None = None, dtype: npt.DTypeLike = np.float32, requires_grad: bool = False
+) -> Tensor:
+    """The identity matrix."""
+    return Tensor(np.eye(n, m, dtype=dtype), requires_grad=requires_grad)
+
+
+def _rng(rng: np.random.Generator | int | None) -> np.random.Generator:
+    if isinstance(rng, np.random.Generator):
+        return rng
+    if rng is None or isinstance(rng, (int, np.integer)):
+        return np.random.default_rng(rng)
+    raise TypeError(f"expected a np.random.Generator or an int seed, got {type(rng).__name__}")
+
+
+def randn(
+    *shape: Any,
+    rng: np.random.Generator | int | None = None,
+    dtype: npt.DTypeLike = np.float32,
+    requires_grad: bool = False,
+) -> Tensor:
+    """Standard normal samples from ``rng`` (a Generator or a seed)."""
+    a = _rng(rng).standard_normal(_shape(shape)).astype(dtype)
+    return Tensor(a, requires_grad=requires_grad)
+
+
+def rand(
+    *shape: Any,
+    rng: np.random.Generator | int | None = None,
+    dtype: npt.DTypeLike = np.float32,
+    requires_grad: bool = False,
+) -> Tensor:
+    """Uniform samples in [0, 1) from ``rng``."""
+    a = _rng(rng).random(_shape(shape)).astype(dtype)
+    return Tensor(a, requires_grad=requires_grad)
+
+
+def uniform(
+    shape: Sequence[int] | int,
+    low: float = 0.0,
+    high: float = 1.0,
+    rng: np.random.Generator | int | None = None,
+    dtype: npt.DTypeLike = np.float32,
+    requires_grad: bool = False,
+) -> Tensor:
+    """Uniform samples in [low, high) from ``rng``."""
+    a = _rng(rng).uniform(low, high, size=shape).astype(dtype)
+    return Tensor(a, requires_grad=requires_grad)
+
+
+from tinygrad_bp import ops  # noqa: E402  (ops builds on Tensor)
