@@ -1,6 +1,6 @@
 """tinygrad_bp: a numpy autograd micro-framework for learning and testing backpropagation."""
 
-from tinygrad_bp import autograd  # first: tensor.py imports it  # noqa: I001
+from tinygrad_bp import autograd  # noqa: F401, I001  (first: tensor.py imports it)
 from tinygrad_bp.autograd import (
     Function,
     enable_grad,

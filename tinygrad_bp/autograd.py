@@ -378,15 +378,6 @@ def toposort(roots: Iterable[Any]) -> list[Any]:
     return order
 
 
-def _tensor_of(edge: Any, data: Any) -> Any:
-    """A graph-connected Tensor for a saved value: leaves as they are, others rebuilt on their node."""
-    if edge is None or isinstance(edge, Tensor):
-        return edge
-    t = _make(data, True)
-    t._ctx = edge
-    return t
-
-
 class _GraphCtx:
     """The context as a ``create_graph=True`` backward sees it: inputs and output as Tensors."""
 

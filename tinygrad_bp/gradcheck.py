@@ -163,7 +163,7 @@ def _gradcheck(
         excess = err - (atol + rtol * np.abs(n))
         if a.size and (excess.max() > 0 or not np.isfinite(a).all()):
             bad = np.where(np.isfinite(a), excess, np.inf)
-            r, j = np.unravel_index(int(np.argmax(bad)), a.shape)
+            r, j = (int(v) for v in np.unravel_index(int(np.argmax(bad)), a.shape))
             rel = err / np.maximum(np.abs(n), atol)
             in_idx = np.unravel_index(j, xs[i].shape) if xs[i].ndim else ()
             out_idx = np.unravel_index(r, outs[k].shape) if outs[k].ndim else ()
@@ -184,15 +184,17 @@ def _gradcheck(
         ):
             if gi is not None and np.any(gi.data != 0):
                 raise GradcheckError(
-                    f"gradcheck({name}): input {i} got a nonzero gradient from a zero upstream gradient"
+                    f"gradcheck({name}): input {i} got a nonzero gradient from a zero "
+                    "upstream gradient"
                 )
         vs = [rng.standard_normal(o.shape) for o in douts]
         first = grad(douts, wrt_t, grad_outputs=vs, retain_graph=True, allow_unused=True)
         second = grad(douts, wrt_t, grad_outputs=vs, retain_graph=True, allow_unused=True)
         for i, g1, g2 in zip(wrt, first, second):
-            if (g1 is None) != (g2 is None) or (
-                g1 is not None and not np.array_equal(g1.data, g2.data)
-            ):
+            same = (g1 is None and g2 is None) or (
+                g1 is not None and g2 is not None and np.array_equal(g1.data, g2.data)
+            )
+            if not same:
                 raise GradcheckError(
                     f"gradcheck({name}): two backward passes gave different gradients for input {i}"
                 )

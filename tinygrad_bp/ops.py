@@ -229,7 +229,7 @@ class Clip(Function):
     @staticmethod
     def forward(
         ctx: Any, x: np.ndarray, min: float | None = None, max: float | None = None
-    ) -> np.ndarray:  # noqa: A002
+    ) -> np.ndarray:
         if min is None and max is None:
             raise ValueError("clip: give min, max or both")
         if min is not None and max is not None and min > max:
@@ -411,20 +411,24 @@ class Where(Function):
 
 
 # --------------------------------------------------------------------------- reduce
+def _norm_axes(ndim: int, axis: Any) -> tuple[int, ...]:
+    """``axis`` (None, int or tuple, negatives allowed) as sorted non-negative axes."""
+    if axis is None:
+        return tuple(range(ndim))
+    axes = (axis,) if isinstance(axis, int) else tuple(axis)
+    for a in axes:
+        if not -ndim <= a < max(ndim, 1) or (ndim == 0 and a not in (0, -1)):
+            raise np.exceptions.AxisError(a, ndim)
+    norm = sorted({a % max(ndim, 1) for a in axes}) if ndim else []
+    if len(norm) != len(axes) and ndim:
+        raise ValueError(f"repeated axis in {axes}")
+    return tuple(norm)
+
+
 def _keep_shape(shape: tuple[int, ...], axis: Any) -> tuple[int, ...]:
     """The shape a reduction over ``axis`` has with keepdims=True."""
-    if axis is None:
-        return (1,) * len(shape)
-    axes = (axis,) if isinstance(axis, int) else axis
-    nd = len(shape)
-    norm = set()
-    for a in axes:
-        if not -nd <= a < nd:
-            raise np.exceptions.AxisError(a, nd)
-        norm.add(a % nd)
-    if len(norm) != len(axes):
-        raise ValueError(f"repeated axis in {axes}")
-    return tuple(1 if i in norm else n for i, n in enumerate(shape))
+    axes = _norm_axes(len(shape), axis)
+    return tuple(1 if i in axes else n for i, n in enumerate(shape))
 
 
 class _Reduce(Function):
@@ -433,7 +437,8 @@ class _Reduce(Function):
     @staticmethod
     def _setup(ctx: Any, x: np.ndarray, axis: Any) -> None:
         ctx.shape = x.shape
-        ctx.kshape = _keep_shape(x.shape, axis)
+        ctx.axes = _norm_axes(x.ndim, axis)
+        ctx.kshape = tuple(1 if i in ctx.axes else n for i, n in enumerate(x.shape))
 
 
 class Sum(_Reduce):
@@ -482,7 +487,7 @@ class Max(_Reduce):
             raise ValueError(
                 f"{cls.__name__.lower()}: cannot reduce an empty array of shape {x.shape}"
             )
-        return cls.pick(x, axis=axis, keepdims=keepdims)
+        return cls.pick(x, axis=axis, keepdims=keepdims)  # type: ignore[no-any-return, arg-type]
 
     @staticmethod
     def forward(ctx: Any, x: np.ndarray, axis: Any = None, keepdims: bool = False) -> np.ndarray:
@@ -492,7 +497,7 @@ class Max(_Reduce):
     def backward(ctx: Any, g: Any) -> Any:
         x = _arr(ctx.inputs[0])
         hit = x == _arr(ctx.out).reshape(ctx.kshape)
-        share = hit / np.maximum(hit.sum(axis=_reduced(ctx), keepdims=True), 1)
+        share = hit / np.maximum(hit.sum(axis=ctx.axes, keepdims=True), 1)
         return g.reshape(ctx.kshape) * share.astype(x.dtype)
 
 
@@ -506,10 +511,6 @@ class Min(Max):
         return Min._fwd(ctx, x, axis, keepdims)
 
 
-def _reduced(ctx: Any) -> tuple[int, ...]:
-    return tuple(i for i, (a, b) in enumerate(zip(ctx.shape, ctx.kshape)) if a != b or b == 1)
-
-
 class LogSumExp(_Reduce):
     """z = log(sum(e^x, axis)), max-shifted;  dz/dx = e^(x - z) (the softmax)"""
 
@@ -520,7 +521,9 @@ class LogSumExp(_Reduce):
     def forward(ctx: Any, x: np.ndarray, axis: Any = None, keepdims: bool = False) -> np.ndarray:
         _Reduce._setup(ctx, x, axis)
         out = _logsumexp(x, axis)
-        return out if keepdims else out.reshape(np.sum(x, axis=axis).shape)
+        if keepdims:
+            return out
+        return out.reshape(tuple(n for i, n in enumerate(x.shape) if i not in ctx.axes))
 
     @staticmethod
     def backward(ctx: Any, g: Any) -> Any:
@@ -663,7 +666,7 @@ def _has_int_array(index: Any) -> bool:
 class GetItem(Function):
     """z = x[index];  dx = zeros with g added at index (repeated indices accumulate)"""
 
-    hint = "indices must be ints, slices, None, Ellipsis, bool masks or integer arrays within the shape"
+    hint = "indices must be ints, slices, None, Ellipsis, bool masks or in-range integer arrays"
 
     @staticmethod
     def forward(ctx: Any, x: np.ndarray, index: Any) -> np.ndarray:
@@ -718,10 +721,10 @@ class Concatenate(Function):
 
     @staticmethod
     def backward(ctx: Any, g: Any) -> Any:
-        lead = (slice(None),) * ctx.axis
         b = ctx.bounds
+        lead = (slice(None),) * ctx.axis
         return tuple(
-            g[(*lead, slice(b[i], b[i + 1]))] if need else None
+            g[lead + (slice(b[i], b[i + 1]),)] if need else None  # noqa: RUF005 (py3.10)
             for i, need in enumerate(ctx.needs_input_grad)
         )
 

@@ -88,6 +88,8 @@ class Tensor:
 
     data: np.ndarray
     grad: Tensor | None
+    _ctx: Any
+    _hooks: list[Callable[..., Any]] | None
 
     def __init__(
         self,
@@ -409,7 +411,7 @@ class Tensor:
         """|x|."""
         return ops.Abs._apply1(self)
 
-    def clip(self, min: float | None = None, max: float | None = None) -> Tensor:  # noqa: A002
+    def clip(self, min: float | None = None, max: float | None = None) -> Tensor:
         """Limit values to [min, max]; the gradient passes where min <= x <= max."""
         return ops.Clip.apply(self, min=min, max=max)
 
