@@ -26,12 +26,35 @@ __all__ = [
 
 # --------------------------------------------------------------------------- grad mode
 class _State(threading.local):
-    """Per-thread switches: recording of graphs and anomaly detection."""
+    """Per-thread switches: recording of graphs, anomaly detection, the running Module.
+
+    ``extra`` is true when anomaly mode is on or a Module is running, so the hot path reads
+    one flag instead of two."""
 
     def __init__(self) -> None:
         self.grad_enabled = True
-        self.anomaly = False
-        self.scope: Any = None  # the Module whose forward is running (for drawings)
+        self._anomaly = False
+        self._scope: Any = None
+        self.extra = False
+
+    @property
+    def anomaly(self) -> bool:
+        return self._anomaly
+
+    @anomaly.setter
+    def anomaly(self, on: bool) -> None:
+        self._anomaly = on
+        self.extra = on or self._scope is not None
+
+    @property
+    def scope(self) -> Any:
+        """The Module whose forward is running (drawings group its ops), or None."""
+        return self._scope
+
+    @scope.setter
+    def scope(self, module: Any) -> None:
+        self._scope = module
+        self.extra = self._anomaly or module is not None
 
 
 _state = _State()
@@ -127,11 +150,12 @@ class Function:
     inputs: tuple[Any, ...] | None = None  # their arrays
     out: Any = None
     saved_tensors: tuple[Any, ...] | None = ()
-    version = 0  # sum of the saved inputs' version counters when saved
+    stamp = 0  # the modification clock when the inputs were saved
     oshape: tuple[int, ...] = ()
     odtype: Any = None
     kwargs: dict[str, Any] | None = None
     released = False
+    special = False  # set when hooks, retain_grad or release need the engine's slow path
     hooks: list[Callable[..., Any]] | None = None
     retained: Any = None
     scope: Any = None
@@ -183,17 +207,15 @@ class Function:
                     keep = [True] * len(args)
                 ctx.src = tuple(a if k else None for a, k in zip(args, keep))
                 ctx.inputs = tuple(a if k else None for a, k in zip(arrays, keep))
-                ctx.version = sum(a._version for a in ctx.src if isinstance(a, Tensor))
+                ctx.stamp = _clock[0]
             if cls.save_output:
                 ctx.out = out
-            if st.scope is not None:
-                ctx.scope = st.scope
             t._ctx = ctx
-            if st.anomaly:
-                _anomaly_forward(ctx, out)
+            if st.extra:
+                _extra(st, ctx, out)
             return t
-        if st.anomaly:
-            _anomaly_forward(ctx, out)
+        if st.extra:
+            _extra(st, ctx, out)
         return _make(out, False)
 
     @classmethod
@@ -217,17 +239,15 @@ class Function:
             if cls.save_inputs:
                 ctx.src = (x,)
                 ctx.inputs = (xd,)
-                ctx.version = x._version
+                ctx.stamp = _clock[0]
             if cls.save_output:
                 ctx.out = out
-            if st.scope is not None:
-                ctx.scope = st.scope
             t._ctx = ctx
-            if st.anomaly:
-                _anomaly_forward(ctx, out)
+            if st.extra:
+                _extra(st, ctx, out)
             return t
-        if st.anomaly:
-            _anomaly_forward(ctx, out)
+        if st.extra:
+            _extra(st, ctx, out)
         return _make(out, False)
 
     @classmethod
@@ -266,22 +286,39 @@ class Function:
                 if si == "cross":  # x is needed only for y's grad and y only for x's
                     ctx.src = (x if ny else None, y if nx else None)
                     ctx.inputs = (xd if ny else None, yd if nx else None)
-                    ctx.version = (x._version if ny else 0) + (y._version if yt and nx else 0)
                 else:
                     ctx.src = (x, y)
                     ctx.inputs = (xd, yd)
-                    ctx.version = x._version + (y._version if yt else 0)
+                ctx.stamp = _clock[0]
             if cls.save_output:
                 ctx.out = out
-            if st.scope is not None:
-                ctx.scope = st.scope
             t._ctx = ctx
-            if st.anomaly:
-                _anomaly_forward(ctx, out)
+            if st.extra:
+                _extra(st, ctx, out)
             return t
-        if st.anomaly:
-            _anomaly_forward(ctx, out)
+        if st.extra:
+            _extra(st, ctx, out)
         return _make(out, False)
+
+
+def _extra(st: _State, ctx: Function, out: np.ndarray) -> None:
+    """The rarely-on parts of apply: record the running Module, check for NaN/Inf."""
+    if st.scope is not None:
+        ctx.scope = st.scope
+    if st.anomaly:
+        _anomaly_forward(ctx, out)
+
+
+# In-place changes are caught with a modification clock: each in-place change ticks it and
+# stamps the tensor (``t._version``); a node stamps itself when it saves inputs. A saved
+# input whose stamp is later than its node's was changed after it was saved.
+_clock = [0]
+
+
+def bump_version(t: Tensor) -> None:
+    """Record that ``t``'s data was changed in place (call after writing into ``t.data``)."""
+    _clock[0] += 1
+    t._version = _clock[0]
 
 
 def _edge(t: Tensor) -> Any:
@@ -485,7 +522,7 @@ def _accumulate(t: Tensor, g: Any, create_graph: bool, handed: set[int]) -> None
     old = t.grad.data
     if old.shape == g.shape and old.flags.writeable and old.dtype == g.dtype:
         np.add(old, g, out=old)
-        t.grad._version += 1
+        bump_version(t.grad)
     else:
         t.grad = _make(np.asarray(old + g, dtype=t.data.dtype), False)
 
@@ -520,10 +557,13 @@ def run_backward(
     prev_mode = _state.grad_enabled
     _state.grad_enabled = create_graph
     anomaly = _state.anomaly
+    pop = grads.pop
+    get = grads.get
+    ndarray = np.ndarray
     try:
         for node in order:
             key = id(node)
-            g = grads.pop(key, None)
+            g = pop(key, None)
             if g is None:
                 continue
             if type(node) is Tensor:  # a leaf
@@ -535,42 +575,45 @@ def run_backward(
                     captured[key] = g
                 continue
             ctx = node
-            if ctx.hooks:
-                g = _run_hooks(ctx.hooks, ctx.oshape, g, create_graph)
-            if want is not None:
-                if key in want:
-                    captured[key] = g
-                    if len(captured) == len(want):
-                        break
-            elif ctx.retained is not None:
-                rt = ctx.retained()
-                if rt is not None:
-                    _accumulate(rt, g, create_graph, handed)
-            if ctx.released:
-                raise _released_error(ctx)
-            if ctx.src is not None and ctx.version != sum(
-                t._version for t in ctx.src if isinstance(t, Tensor)
-            ):
-                raise _version_error(ctx)
+            if ctx.special or want is not None:  # hooks, retain_grad, released, tg.grad
+                if ctx.released:
+                    raise _released_error(ctx)
+                if ctx.hooks:
+                    g = _run_hooks(ctx.hooks, ctx.oshape, g, create_graph)
+                if want is not None:
+                    if key in want:
+                        captured[key] = g
+                        if len(captured) == len(want):
+                            break
+                elif ctx.retained is not None:
+                    rt = ctx.retained()
+                    if rt is not None:
+                        _accumulate(rt, g, create_graph, handed)
+            src = ctx.src
+            if src is not None and ctx.stamp != _clock[0]:
+                stamp = ctx.stamp
+                if any(isinstance(t, Tensor) and t._version > stamp for t in src):
+                    raise _version_error(ctx)
             fn = type(ctx)
             gs = fn.backward(_GraphCtx(ctx) if create_graph else ctx, g)
+            parents = ctx.parents
             if type(gs) is not tuple:
                 gs = (gs,)
-            parents = ctx.parents
             if len(gs) != len(parents):
                 raise RuntimeError(
                     f"{fn.__name__}.backward returned {len(gs)} gradients for {len(parents)} inputs"
                 )
             if anomaly:
                 _anomaly_backward(ctx, gs)
-            for p, gp, need in zip(parents, gs, ctx.needs_input_grad):
-                if not need or gp is None:
+            for p, gp in zip(parents, gs):
+                if p is None or gp is None:  # no grad wanted, or none given
                     continue
-                if create_graph:
-                    if not isinstance(gp, Tensor):
-                        gp = _once_differentiable(gp, ctx)
-                elif type(gp) is not np.ndarray:
-                    gp = np.asarray(gp.data if isinstance(gp, Tensor) else gp)
+                if type(gp) is not ndarray:
+                    if create_graph:
+                        if not isinstance(gp, Tensor):
+                            gp = _once_differentiable(gp, ctx)
+                    else:
+                        gp = np.asarray(gp.data if isinstance(gp, Tensor) else gp)
                 if type(p) is Tensor:
                     pshape = p.data.shape
                     pdtype = p.data.dtype
@@ -587,7 +630,7 @@ def run_backward(
                 if gp.dtype != pdtype:
                     gp = gp.astype(pdtype)
                 pk = id(p)
-                prev = grads.get(pk)
+                prev = get(pk)
                 if prev is None:
                     grads[pk] = gp
                 elif pk in owned:
@@ -595,7 +638,7 @@ def run_backward(
                 else:
                     s = prev + gp
                     grads[pk] = s
-                    if type(s) is np.ndarray:
+                    if type(s) is ndarray:
                         owned.add(pk)
             if not retain_graph:
                 ctx.inputs = None
@@ -603,6 +646,7 @@ def run_backward(
                 ctx.out = None
                 ctx.saved_tensors = None
                 ctx.released = True
+                ctx.special = True
     finally:
         _state.grad_enabled = prev_mode
     return captured if want is not None else None
@@ -721,6 +765,7 @@ def register_hook(t: Tensor, fn: Callable[[Tensor], Tensor | None]) -> Any:
             t._hooks = hooks
         else:
             owner.hooks = hooks
+            owner.special = True
     hooks.append(fn)
     return _HookHandle(hooks, fn)
 

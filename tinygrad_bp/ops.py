@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from tinygrad_bp.autograd import Function
-from tinygrad_bp.tensor import Tensor, _axis, _const
+from tinygrad_bp.tensor import Tensor, _axis, _const, const_of
 
 __all__ = [
     "Abs",
@@ -95,6 +95,22 @@ def _mT(a: Any) -> Any:
     return a.T if a.ndim == 2 else a.swapaxes(-1, -2)
 
 
+_ONES = {np.dtype(t): const_of(1.0, np.dtype(t)) for t in (np.float16, np.float32, np.float64)}
+
+
+def _one(like: Any) -> Any:
+    """1 as a cached 0-d array of ``like``'s dtype (fast path of ``_c(1.0, like)``)."""
+    return _ONES.get(like.dtype, 1.0)
+
+
+def _c(v: float, like: Any) -> Any:
+    """``v`` as a cached 0-d array of ``like``'s float dtype (a plain number for Tensors,
+    whose operators do the same)."""
+    if isinstance(like, Tensor) or like.dtype.kind != "f":
+        return v
+    return const_of(v, like.dtype)
+
+
 def _dtype_of(a: Any) -> np.dtype:
     return a.dtype if isinstance(a, (Tensor, np.ndarray, np.generic)) else np.dtype(np.float64)
 
@@ -151,7 +167,7 @@ class Sqrt(Function):
 
     @staticmethod
     def backward(ctx: Any, g: Any) -> Any:
-        return (g * 0.5) / ctx.out
+        return (g * _c(0.5, g)) / ctx.out
 
 
 class Tanh(Function):
@@ -166,12 +182,22 @@ class Tanh(Function):
     @staticmethod
     def backward(ctx: Any, g: Any) -> Any:
         out = ctx.out
-        return g * (1.0 - out * out)
+        return g * (_one(out) - out * out)
 
 
 # exp(-x) is clamped at the largest exponent whose result still fits the dtype: beyond it
 # sigmoid(x) is below the smallest normal number anyway, and no overflow warning is raised.
 _EXP_LIMIT = {np.dtype(np.float16): 11.0, np.dtype(np.float32): 88.0, np.dtype(np.float64): 709.0}
+
+
+def _sigmoid_consts(dt: np.dtype) -> tuple[np.ndarray, np.ndarray]:
+    c = _SIGMOID_CONSTS.get(dt)
+    if c is None:
+        c = _SIGMOID_CONSTS[dt] = (const_of(1.0, dt), const_of(_EXP_LIMIT.get(dt, 709.0), dt))
+    return c
+
+
+_SIGMOID_CONSTS: dict[np.dtype, tuple[np.ndarray, np.ndarray]] = {}
 
 
 class Sigmoid(Function):
@@ -181,16 +207,15 @@ class Sigmoid(Function):
 
     @staticmethod
     def forward(ctx: Any, x: np.ndarray) -> np.ndarray:
-        t = np.negative(x, dtype=x.dtype if x.dtype.kind == "f" else np.float64)
-        np.minimum(t, _EXP_LIMIT.get(t.dtype, 709.0), out=t)
-        np.exp(t, out=t)
-        t += 1.0
-        return np.reciprocal(t, out=t)
+        if x.dtype.kind != "f":
+            x = x.astype(np.float64)
+        one, lim = _sigmoid_consts(x.dtype)
+        return one / (one + np.exp(np.minimum(-x, lim)))
 
     @staticmethod
     def backward(ctx: Any, g: Any) -> Any:
         out = ctx.out
-        return g * out * (1.0 - out)
+        return g * out * (_one(out) - out)
 
 
 class Relu(Function):
@@ -465,7 +490,7 @@ class Mean(_Reduce):
             raise ValueError(
                 f"mean: the reduced axes of shape {x.shape} are empty (mean of nothing)"
             )
-        ctx.scale = 1.0 / n
+        ctx.scale = _c(1.0 / n, x) if x.dtype.kind == "f" else 1.0 / n
         return x.mean(axis=axis, keepdims=keepdims)
 
     @staticmethod

@@ -73,23 +73,17 @@ class Tensor:
         name: a label used by ``repr`` and graph drawings.
     """
 
-    __slots__ = (
-        "__weakref__",
-        "_ctx",
-        "_hooks",
-        "_version",
-        "data",
-        "grad",
-        "name",
-        "requires_grad",
-    )
+    # the hot attributes live in slots; rarely set ones default on the class
+    __slots__ = ("__dict__", "__weakref__", "_ctx", "data", "requires_grad")
     __array_ufunc__ = None  # ndarray (op) Tensor defers to Tensor: the graph is never dropped
     __array_priority__ = 1000
 
     data: np.ndarray
-    grad: Tensor | None
     _ctx: Any
-    _hooks: list[Callable[..., Any]] | None
+    grad: Tensor | None = None
+    name: str | None = None
+    _hooks: list[Callable[..., Any]] | None = None
+    _version = 0  # the modification clock when last changed in place (see autograd)
 
     def __init__(
         self,
@@ -99,11 +93,9 @@ class Tensor:
         name: str | None = None,
     ) -> None:
         self.data = _to_array(data, dtype)
-        self.grad = None
         self._ctx = None
-        self._version = 0
-        self._hooks = None
-        self.name = name
+        if name is not None:
+            self.name = name
         self.requires_grad = False
         if requires_grad:
             _check_float(self.data.dtype, "Tensor")
@@ -231,6 +223,7 @@ class Tensor:
             raise RuntimeError("retain_grad: the tensor does not require grad")
         if self._ctx is not None:
             self._ctx.retained = weakref.ref(self)
+            self._ctx.special = True
 
     def register_hook(self, fn: Callable[[Tensor], Tensor | None]) -> Any:
         """Call ``fn(grad)`` when this tensor's gradient is computed; a returned Tensor
@@ -253,7 +246,7 @@ class Tensor:
     def __setitem__(self, index: Any, value: Any) -> None:
         self._check_inplace("__setitem__")
         self.data[_index(index)] = value.data if isinstance(value, Tensor) else value
-        self._version += 1
+        autograd.bump_version(self)
 
     def zero_(self) -> Tensor:
         """Fill with zeros in place."""
@@ -263,14 +256,14 @@ class Tensor:
         """Fill with ``value`` in place."""
         self._check_inplace("fill_")
         self.data.fill(value)
-        self._version += 1
+        autograd.bump_version(self)
         return self
 
     def copy_(self, src: Any) -> Tensor:
         """Copy ``src`` (broadcast to this shape) into this tensor in place."""
         self._check_inplace("copy_")
         np.copyto(self.data, src.data if isinstance(src, Tensor) else src, casting="same_kind")
-        self._version += 1
+        autograd.bump_version(self)
         return self
 
     def add_(self, other: Any, alpha: float = 1.0) -> Tensor:
@@ -278,14 +271,14 @@ class Tensor:
         self._check_inplace("add_")
         o = other.data if isinstance(other, Tensor) else other
         self.data += o if alpha == 1.0 else alpha * o
-        self._version += 1
+        autograd.bump_version(self)
         return self
 
     def mul_(self, other: Any) -> Tensor:
         """``self *= other`` in place."""
         self._check_inplace("mul_")
         self.data *= other.data if isinstance(other, Tensor) else other
-        self._version += 1
+        autograd.bump_version(self)
         return self
 
     # -- elementwise ops
@@ -522,15 +515,11 @@ def _make(data: np.ndarray, requires_grad: bool) -> Tensor:
     t = _new(Tensor)
     t.data = data
     t.requires_grad = requires_grad
-    t.grad = None
     t._ctx = None
-    t._version = 0
-    t._hooks = None
-    t.name = None
     return t
 
 
-_CONSTS: dict[tuple[Any, ...], np.ndarray] = {}
+_CONSTS: dict[np.dtype, dict[float, np.ndarray]] = {}
 
 
 def _const(v: Any, like: Tensor) -> Any:
@@ -538,17 +527,12 @@ def _const(v: Any, like: Tensor) -> Any:
     tv = type(v)
     if tv is float or tv is int:
         dt = like.data.dtype
-        if dt.kind != "f":
-            return v
-        key = (tv, v, dt)
-        c = _CONSTS.get(key)
-        if c is None:
-            if len(_CONSTS) > 4096:
-                _CONSTS.clear()
-            c = np.array(v, dtype=dt)
-            c.flags.writeable = False
-            _CONSTS[key] = c
-        return c
+        cache = _CONSTS.get(dt)
+        if cache is not None:
+            c = cache.get(v)  # 2 and 2.0 share an entry: both become the same 0-d array
+            if c is not None:
+                return c
+        return const_of(v, dt) if dt.kind == "f" else v
     if tv is Tensor or tv is np.ndarray or isinstance(v, Tensor):
         return v
     if isinstance(v, (bool, int, float, np.generic, list, tuple, np.ndarray)):
@@ -559,6 +543,22 @@ def _const(v: Any, like: Tensor) -> Any:
         f"cannot combine a Tensor with {type(v).__name__} {v!r:.60}; use numbers, numeric arrays "
         "or Tensors"
     )
+
+
+def const_of(v: float, dt: np.dtype) -> np.ndarray:
+    """The cached read-only 0-d array holding ``v`` in dtype ``dt``: numpy combines it with
+    an array much faster than a Python float, and keeps the array's dtype."""
+    cache = _CONSTS.get(dt)
+    if cache is None:
+        cache = _CONSTS[dt] = {}
+    c = cache.get(v)
+    if c is None:
+        if len(cache) > 4096:
+            cache.clear()
+        c = np.array(v, dtype=dt)
+        c.flags.writeable = False
+        cache[v] = c
+    return c
 
 
 def _data(v: Any) -> Any:
