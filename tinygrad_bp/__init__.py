@@ -7,6 +7,7 @@ from tinygrad_bp.autograd import (
     grad,
     is_grad_enabled,
     no_grad,
+    once_differentiable,
     set_grad_enabled,
 )
 from tinygrad_bp.tensor import (
@@ -57,6 +58,7 @@ __all__ = [
     "maximum",
     "minimum",
     "no_grad",
+    "once_differentiable",
     "ones",
     "ones_like",
     "rand",

@@ -15,6 +15,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "Function",
+    "once_differentiable",
     "enable_grad",
     "grad",
     "is_grad_enabled",
@@ -208,6 +209,11 @@ class Function:
                 ctx.src = tuple(a if k else None for a, k in zip(args, keep))
                 ctx.inputs = tuple(a if k else None for a, k in zip(arrays, keep))
                 ctx.stamp = _clock[0]
+            elif ctx.saved_tensors:  # save_for_backward: keep the tensors to map them back
+                ctx.src = args
+                ctx.stamp = _clock[0]
+                if any(a is out for a in ctx.saved_tensors):
+                    ctx.out = out
             if cls.save_output:
                 ctx.out = out
             t._ctx = ctx
@@ -453,6 +459,37 @@ class _NotTwiceDifferentiable(Function):
         )
 
 
+def once_differentiable(backward: Callable[..., Any]) -> Callable[..., Any]:
+    """Mark a ``Function.backward`` written with numpy: under ``create_graph=True`` it still
+    gets arrays, and taking a second derivative through it raises a clear error.
+
+    Use it below ``@staticmethod``::
+
+        @staticmethod
+        @tg.once_differentiable
+        def backward(ctx, g): ...
+    """
+    backward.once_differentiable = True  # type: ignore[attr-defined]
+    return backward
+
+
+def _graph_backward(fn: type[Function], ctx: Function, g: Any) -> Any:
+    """Run a backward under create_graph=True: with Tensors, unless marked once_differentiable."""
+    if getattr(fn.backward, "once_differentiable", False):
+        return fn.backward(ctx, g.data if isinstance(g, Tensor) else g)
+    try:
+        return fn.backward(_GraphCtx(ctx), g)
+    except TypeError as e:
+        if "__array_ufunc__" not in str(e) and "ufunc" not in str(e):
+            raise
+        raise TypeError(
+            f"{fn.__name__}.backward: under create_graph=True it receives Tensors instead of "
+            f"arrays, and a numpy function rejected them ({e}). Write it with operations that "
+            "Tensors support (+ - * / ** @ .sum .reshape .exp ...) to make it twice "
+            "differentiable, or decorate it with @tg.once_differentiable."
+        ) from e
+
+
 def _once_differentiable(arr: Any, ctx: Function) -> Tensor:
     node = _new(_NotTwiceDifferentiable)
     node.origin = f"{type(ctx).__name__}.backward"
@@ -595,7 +632,7 @@ def run_backward(
                 if any(isinstance(t, Tensor) and t._version > stamp for t in src):
                     raise _version_error(ctx)
             fn = type(ctx)
-            gs = fn.backward(_GraphCtx(ctx) if create_graph else ctx, g)
+            gs = _graph_backward(fn, ctx, g) if create_graph else fn.backward(ctx, g)
             parents = ctx.parents
             if type(gs) is not tuple:
                 gs = (gs,)
@@ -608,12 +645,11 @@ def run_backward(
             for p, gp in zip(parents, gs):
                 if p is None or gp is None:  # no grad wanted, or none given
                     continue
-                if type(gp) is not ndarray:
-                    if create_graph:
-                        if not isinstance(gp, Tensor):
-                            gp = _once_differentiable(gp, ctx)
-                    else:
-                        gp = np.asarray(gp.data if isinstance(gp, Tensor) else gp)
+                if create_graph:
+                    if not isinstance(gp, Tensor):
+                        gp = _once_differentiable(gp, ctx)
+                elif type(gp) is not ndarray:
+                    gp = np.asarray(gp.data if isinstance(gp, Tensor) else gp)
                 if type(p) is Tensor:
                     pshape = p.data.shape
                     pdtype = p.data.dtype
