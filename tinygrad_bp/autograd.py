@@ -15,11 +15,11 @@ if TYPE_CHECKING:
 
 __all__ = [
     "Function",
-    "once_differentiable",
     "enable_grad",
     "grad",
     "is_grad_enabled",
     "no_grad",
+    "once_differentiable",
     "set_grad_enabled",
     "sum_to",
 ]
