@@ -15,7 +15,6 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-import tinygrad_bp as tg
 from tinygrad_bp import Tensor
 
 DOCUMENTED = (ValueError, TypeError, IndexError)
@@ -236,6 +235,5 @@ def test_fuzz_reshape_and_transpose(arr, shape):
 @pytest.fixture(scope="module", autouse=True)
 def report_cases():
     yield
-    print(
-        f"\nfuzz: {CASES['ran']} calls, {CASES['returned']} returned, {CASES['raised']} raised a documented error"
-    )
+    ran, returned, raised = CASES["ran"], CASES["returned"], CASES["raised"]
+    print(f"\nfuzz: {ran} calls, {returned} returned, {raised} raised a documented error")
