@@ -1,0 +1,143 @@
+"""Text in the drawings: numbers, shapes, values, gradients, op arguments, saved arrays."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from tinygrad_bp.viz.collapse import kwargs_key
+from tinygrad_bp.viz.stats import GradStats
+from tinygrad_bp.viz.style import esc
+
+
+def fmt(v: float) -> str:
+    """A number in at most ~9 characters: 4 significant digits, scientific when tiny/huge."""
+    if v != v:
+        return "nan"
+    if math.isinf(v):
+        return "inf" if v > 0 else "-inf"
+    if v == 0:
+        return "0"
+    a = abs(v)
+    if 1e-3 <= a < 1e5:
+        return f"{v:.4g}"
+    return f"{v:.2e}".replace("e-0", "e-").replace("e+0", "e+")
+
+
+def fmt_shape(shape: Sequence[int]) -> str:
+    """``(32, 100)``; ``()`` for a scalar."""
+    return "(" + ", ".join(str(s) for s in shape) + ("," if len(shape) == 1 else "") + ")"
+
+
+def fmt_dtype(dtype: Any) -> str:
+    """A short dtype name (``float32``)."""
+    return str(np.dtype(dtype)) if dtype is not None else "?"
+
+
+def fmt_value(a: Any) -> str:
+    """A short summary of an array: its value when small, else mean and range."""
+    arr = np.asarray(a)
+    if arr.size == 0:
+        return "empty"
+    if arr.size <= 3:
+        items = [fmt(float(x)) for x in arr.ravel()]
+        return items[0] if arr.size == 1 else "[" + ", ".join(items) + "]"
+    if arr.dtype.kind == "b":
+        return f"{int(arr.sum())} of {arr.size} true"
+    f = arr.astype(np.float64)
+    fin = f[np.isfinite(f)]
+    if fin.size == 0:
+        return "all NaN/Inf"
+    rng = f"[{fmt(float(fin.min()))}, {fmt(float(fin.max()))}]"
+    return f"mean {fmt(float(fin.mean()))} in {rng}"
+
+
+def fmt_grad(st: GradStats) -> str:
+    """One line for a gradient: the signed value for one element, else norm and mean |g|."""
+    if not st.finite:
+        return f"grad NaN/Inf: {st.nonfinite} of {st.size}"
+    if st.value is not None:
+        return f"grad {fmt(st.value)}"
+    return f"‖g‖ {fmt(st.norm)}  mean|g| {fmt(st.mean_abs)}"
+
+
+def fmt_index(ix: Any) -> str:
+    """A numpy index as written in code: ``[:, 0]``, ``[int64(32,)]``."""
+    parts = ix if isinstance(ix, tuple) else (ix,)
+    out = []
+    for p in parts:
+        if isinstance(p, slice):
+            a, b, c = ("" if v is None else str(v) for v in (p.start, p.stop, p.step))
+            out.append(f"{a}:{b}" + (f":{c}" if c else ""))
+        elif isinstance(p, np.ndarray):
+            out.append(f"{p.dtype}{fmt_shape(p.shape)}")
+        else:
+            out.append("..." if p is Ellipsis else str(p))
+    return "[" + ", ".join(out) + "]"
+
+
+def kwargs_text(kw: dict[str, Any] | None) -> str:
+    """An op's keyword arguments as a label: ``axis=1 keepdims``, ``[:, 0]`` for an index."""
+    parts = []
+    for k, v in (kw or {}).items():
+        if v is None or v is False:
+            continue
+        if v is True:
+            parts.append(k)
+            continue
+        s = fmt_index(v) if k == "index" else f"{k}=" + kwargs_key({k: v}).partition("=")[2]
+        parts.append(s if len(s) <= 32 else s[:31] + "…")
+    return " ".join(parts)
+
+
+def module_summary(m: Any) -> str:
+    """``Linear(784 -> 100)``, a short one-line repr, or the class name."""
+    i, o = getattr(m, "in_features", None), getattr(m, "out_features", None)
+    if isinstance(i, int) and isinstance(o, int):
+        return f"{type(m).__name__}({i} -> {o})"
+    r = repr(m)
+    return r if "\n" not in r and len(r) <= 48 and not r.startswith("<") else type(m).__name__
+
+
+def saved_text(n: Any) -> str:
+    """What a node keeps for backward: shapes and bytes, or that it was released."""
+    if n.released:
+        return "saved: released by backward()"
+    arrays = [a for a in (n.inputs or ()) if isinstance(a, np.ndarray)]
+    if n.out is not None:
+        arrays.append(np.asarray(n.out))
+    arrays += [a for a in (n.saved_tensors or ()) if isinstance(a, np.ndarray)]
+    if not arrays:
+        return "saved: nothing"
+    size = sum(a.nbytes for a in arrays)
+    unit = next((u for u, b in (("MB", 2**20), ("KB", 2**10)) if size >= b), "B")
+    scaled = size / {"MB": 2**20, "KB": 2**10, "B": 1}[unit]
+    shapes = ", ".join(fmt_shape(a.shape) for a in arrays[:3])
+    shapes += ", …" if len(arrays) > 3 else ""
+    return f"saved {shapes} · {scaled:.3g} {unit}"
+
+
+def op_header(n: Any) -> str:
+    """An op node's first line (HTML-like markup): ``Sum axis=(1,)``, constants in place:
+    ``Sub(1, •)`` (• marks graph inputs; ``const`` once backward released the value)."""
+    head = f"<B>{esc(type(n).__name__)}</B>"
+    if any(p is None for p in n.parents):
+        args = []
+        for i, p in enumerate(n.parents):
+            if p is not None:
+                args.append("•")
+                continue
+            a = n.inputs[i] if n.inputs is not None and i < len(n.inputs) else None
+            if a is None:
+                args.append("const")
+            else:
+                a = np.asarray(a)
+                args.append(fmt_value(a) if a.size == 1 else fmt_shape(a.shape))
+        head += esc("(" + ", ".join(args) + ")")
+    kw = kwargs_text(n.kwargs)
+    if kw:
+        head += f' <FONT POINT-SIZE="10">{esc(kw)}</FONT>'
+    return head
