@@ -75,7 +75,8 @@ def _concat_split(a: Tensor, b: Tensor, axis: int) -> Tensor:
     k = axis % len(shape)
     n = shape[k]
     lead = (slice(None),) * k
-    return cat[lead + (slice(0, n),)] - cat[lead + (slice(n, None),)] * 0.5
+    first, second = (*lead, slice(0, n)), (*lead, slice(n, None))
+    return cat[first] - cat[second] * 0.5
 
 
 def _matmul_check(ss: Sequence[Shape], bs: Sequence[float]) -> tuple[Shape, float] | None:
@@ -325,6 +326,9 @@ class Graph:
             out = out + vals[i]
         return out
 
+    def _repr_pretty_(self, p: Any, cycle: bool) -> None:  # hypothesis prints the program
+        p.text(repr(self))
+
     def __repr__(self) -> str:
         n = len(self.inputs)
         lines = [f"x{i}: shape {x.shape} = {_short(x.data)}" for i, x in enumerate(self.inputs)]
@@ -353,21 +357,29 @@ def _sub_shape(shape: Shape) -> st.SearchStrategy[Shape]:
     )
 
 
+def _fits(shape: Shape, top: Shape) -> bool:
+    try:
+        return np.broadcast_shapes(shape, top) == top
+    except ValueError:
+        return False
+
+
 @st.composite
 def _graphs(
     draw: st.DrawFn,
     max_inputs: int,
     min_ops: int,
     max_ops: int,
+    min_dims: int,
     max_dims: int,
     max_side: int,
     ops: tuple[str, ...],
 ) -> Graph:
-    top = draw(shapes(0, max_dims, 1, max_side), label="common shape")
+    top = draw(shapes(min_dims, max_dims, 1, max_side), label="common shape")
     n_in = draw(st.integers(1, max_inputs), label="number of inputs")
     ins = []
-    for _ in range(n_in):
-        s = draw(_sub_shape(top))
+    for k in range(n_in):
+        s = top if k == 0 else draw(_sub_shape(top))  # one input spans the common shape
         ins.append(
             Tensor(draw(arrays(s, domain=(-_INPUT_BOUND, _INPUT_BOUND))), requires_grad=True)
         )
@@ -382,7 +394,7 @@ def _graphs(
             op = GRAPH_OPS[name]
             args = picks[: op.arity]
             res = op.check([info[i][0] for i in args], [info[i][1] for i in args])
-            if res is not None and np.broadcast_shapes(res[0], top) == top:
+            if res is not None and _fits(res[0], top):
                 choices.append((name, tuple(args), res))
         if not choices:
             continue
@@ -402,6 +414,7 @@ def graphs(
     max_inputs: int = 3,
     min_ops: int = 1,
     max_ops: int = 6,
+    min_dims: int = 1,
     max_dims: int = 2,
     max_side: int = 3,
     ops: Sequence[str] | None = None,
@@ -411,7 +424,8 @@ def graphs(
     Args:
         max_inputs: at most this many float64 inputs (values in [-2, 2], ``requires_grad``).
         min_ops, max_ops: the number of steps.
-        max_dims, max_side: bound the common shape all values broadcast to.
+        min_dims, max_dims, max_side: bound the common shape all values broadcast to
+            (inputs may have fewer dims or size-1 axes; 0-d graphs need ``min_dims=0``).
         ops: names from ``GRAPH_OPS`` to draw from (default: all of them).
 
     Example::
@@ -426,4 +440,6 @@ def graphs(
         raise ValueError(f"graphs: unknown ops {unknown}; choose from {sorted(GRAPH_OPS)}")
     if not 1 <= max_inputs or not 0 <= min_ops <= max_ops:
         raise ValueError("graphs: need max_inputs >= 1 and 0 <= min_ops <= max_ops")
-    return _graphs(max_inputs, min_ops, max_ops, max_dims, max_side, names)
+    if not 0 <= min_dims <= max_dims:
+        raise ValueError("graphs: need 0 <= min_dims <= max_dims")
+    return _graphs(max_inputs, min_ops, max_ops, min_dims, max_dims, max_side, names)

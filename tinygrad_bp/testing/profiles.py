@@ -18,6 +18,7 @@ In a ``conftest.py``::
 from __future__ import annotations
 
 import os
+from typing import Any
 
 from hypothesis import HealthCheck, settings
 from hypothesis.errors import InvalidArgument
@@ -32,21 +33,15 @@ _SUPPRESS = [HealthCheck.too_slow]
 
 
 def register_profiles() -> None:
-    """Register the ``dev``, ``ci`` and ``thorough`` profiles (safe to call repeatedly)."""
+    """Register the ``dev``, ``ci`` and ``thorough`` profiles (safe to call repeatedly, even
+    while one of them is loaded: each starts from hypothesis' defaults, not the current one)."""
+    base = settings.get_profile("default")
+    common: dict[str, Any] = {"deadline": None, "suppress_health_check": _SUPPRESS}
+    settings.register_profile("dev", base, max_examples=10, derandomize=False, **common)
     settings.register_profile(
-        "dev", max_examples=10, deadline=None, suppress_health_check=_SUPPRESS
+        "ci", base, max_examples=40, derandomize=True, print_blob=True, **common
     )
-    settings.register_profile(
-        "ci",
-        max_examples=40,
-        derandomize=True,
-        deadline=None,
-        print_blob=True,
-        suppress_health_check=_SUPPRESS,
-    )
-    settings.register_profile(
-        "thorough", max_examples=1000, deadline=None, suppress_health_check=_SUPPRESS
-    )
+    settings.register_profile("thorough", base, max_examples=1000, derandomize=False, **common)
 
 
 def load_profile(name: str | None = None) -> str:

@@ -176,6 +176,26 @@ def _elements(
     return floats[0] if len(floats) == 1 else st.one_of(floats)
 
 
+def _grid(
+    dtype: np.dtype,
+    domain: Domain,
+    away_from: float | Sequence[float] | None,
+    margin: float,
+    gap: float,
+) -> st.SearchStrategy[Any]:
+    """Multiples of ``gap`` inside the domain: distinct draws are then ``gap`` apart."""
+    if gap <= 0:
+        raise ValueError(f"min_gap must be > 0, got {gap}")
+    ints = []
+    for lo, hi in intervals(domain, away_from, margin):
+        a, b = math.ceil(lo / gap), math.floor(hi / gap)
+        if a <= b:
+            ints.append(st.integers(a, b).map(lambda k: float(np.asarray(k * gap, dtype))))
+    if not ints:
+        raise ValueError(f"arrays: no multiple of min_gap={gap} lies in the domain")
+    return st.one_of(ints)
+
+
 def _has_gap(a: np.ndarray, gap: float) -> bool:
     if a.size < 2:
         return True
@@ -205,18 +225,22 @@ def arrays(
             finite difference never steps across one.
         margin: the half-width of the hole around each ``away_from`` point.
         min_gap: keep every two elements at least this far apart (no ties: for max, min,
-            sort-like ops whose gradient jumps where two elements are equal).
+            sort-like ops whose gradient jumps where two elements are equal). The elements
+            are then distinct multiples of ``min_gap`` (up to rounding to ``dtype``).
     """
     dt = np.dtype(dtype)
     if elements is not None and (domain is not None or away_from is not None):
         raise ValueError("arrays: give either elements or domain/away_from, not both")
     if elements is None:
-        elements = _elements(dt, "real" if domain is None else domain, away_from, margin)
+        if min_gap is not None:
+            elements = _grid(dt, "real" if domain is None else domain, away_from, margin, min_gap)
+        else:
+            elements = _elements(dt, "real" if domain is None else domain, away_from, margin)
     if shape is None:
         shape = shapes()
     strat = hnp.arrays(dt, shape, elements=elements, unique=min_gap is not None)
     if min_gap is not None:
-        gap = float(min_gap)
+        gap = float(min_gap) * (1 - 1e-6)  # multiples of min_gap, up to rounding
         strat = strat.filter(lambda a: _has_gap(a, gap))
     return strat
 
