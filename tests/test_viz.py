@@ -435,6 +435,9 @@ def test_plot_grad_flow_bars_in_parameter_order(tmp_path: Any) -> None:
     assert {"max |grad|", "mean |grad|", "NaN/Inf", "no grad"} <= set(labels)
     fig.savefig(tmp_path / "flow.png")
     assert (tmp_path / "flow.png").read_bytes()[:4] == b"\x89PNG"
+    assert fig._repr_png_()[:4] == b"\x89PNG"  # Jupyter shows it inline without pyplot
+    fixed = viz.plot_grad_flow(dict(model.named_parameters()), ylim=(1e-9, 10.0))
+    assert fixed.axes[0].get_ylim() == pytest.approx((1e-9, 10.0))
     stats = viz.grad_stats(model)
     assert stats["layers.4.bias"] is None and not stats["layers.0.bias"].finite  # type: ignore[union-attr]
     with pytest.raises(ValueError, match="no parameters"):

@@ -66,7 +66,7 @@ def _pattern(n: Any) -> str:
 
 def _signature(n: Any, pattern: str) -> tuple[Any, ...]:
     scope = type(n.scope).__name__ if n.scope is not None else ""
-    return (type(n), kwargs_key(n.kwargs), pattern, n.oshape, str(n.odtype), scope)
+    return (type(n), kwargs_key(n.kwargs), pattern, n.oshape, n.odtype, scope)
 
 
 def _chains(order: Sequence[Any], consumers: dict[int, int], roots: set[int]) -> list[list[Any]]:

@@ -3,6 +3,8 @@ the quickest way to see gradients vanish (or explode) from the output back to th
 
 from __future__ import annotations
 
+import functools
+import io
 import math
 from typing import Any
 
@@ -15,7 +17,29 @@ MAX_COLOUR = "#b5de2b"
 BAD_COLOUR = "#d62728"
 
 
-def plot_grad_flow(model_or_named_params: Any, *, ax: Any = None, title: str | None = None) -> Any:
+@functools.cache
+def _figure_class() -> Any:
+    """A matplotlib Figure that Jupyter shows inline without pyplot (as a PNG)."""
+    from matplotlib.figure import Figure
+
+    class GradFlowFigure(Figure):  # type: ignore[misc]
+        """A Figure with ``_repr_png_``: displayed inline by Jupyter, no pyplot needed."""
+
+        def _repr_png_(self) -> bytes:
+            buf = io.BytesIO()
+            self.savefig(buf, format="png", dpi=100)
+            return buf.getvalue()
+
+    return GradFlowFigure
+
+
+def plot_grad_flow(
+    model_or_named_params: Any,
+    *,
+    ax: Any = None,
+    title: str | None = None,
+    ylim: tuple[float, float] | None = None,
+) -> Any:
     """Bar chart of mean and max |grad| for each parameter, in order (log y axis).
 
     Args:
@@ -24,14 +48,16 @@ def plot_grad_flow(model_or_named_params: Any, *, ax: Any = None, title: str | N
         ax: draw into these matplotlib Axes (e.g. to compare two models side by side);
             default: a new Figure.
         title: the axes title.
+        ylim: the y range, to compare plots (default: fitted to the data).
 
     Returns:
-        the matplotlib Figure (built without pyplot: no GUI backend, nothing to close).
+        the matplotlib Figure (built without pyplot: no GUI backend, nothing to close;
+        Jupyter shows it inline).
         Parameters whose ``.grad`` is None are marked "no grad"; NaN/Inf grads in red;
         all-zero grads are marked "0" at the bottom.
     """
     try:
-        from matplotlib.figure import Figure
+        figure_class = _figure_class()
     except ImportError as e:
         raise ImportError(
             "plot_grad_flow needs matplotlib: `pip install matplotlib` "
@@ -42,7 +68,7 @@ def plot_grad_flow(model_or_named_params: Any, *, ax: Any = None, title: str | N
         raise ValueError("plot_grad_flow: no parameters that require grad were given")
     stats = [None if t.grad is None else summarize(t.grad) for _, t in named]
     if ax is None:
-        fig = Figure(figsize=(min(max(4.0, 0.45 * len(named) + 1.5), 16.0), 3.8))
+        fig = figure_class(figsize=(min(max(4.0, 0.45 * len(named) + 1.5), 16.0), 3.8))
         ax = fig.add_subplot()
     else:
         fig = ax.figure
@@ -55,6 +81,8 @@ def plot_grad_flow(model_or_named_params: Any, *, ax: Any = None, title: str | N
     finite = [v for v in means + maxes if v == v]
     lo = min(finite) / 4 if finite else 1e-8
     hi = max(finite) * 4 if finite else 1.0
+    if ylim is not None:
+        lo, hi = ylim
     ax.set_ylim(lo, hi)
     marks: dict[str, list[int]] = {"no grad": [], "NaN/Inf": [], "0": []}
     for x, s in zip(xs, stats):
