@@ -69,6 +69,8 @@ def draw_graph(
 
 
 class _Drawing:
+    """One drawing: the graph walked once, names, values, grads and modules looked up."""
+
     def __init__(
         self,
         roots: list[Tensor],
@@ -179,7 +181,7 @@ class _Drawing:
                 fontsize="10",
                 **{"class": "more"},
             )
-        self._emit_edges(g, drawn, more > 0)
+        self._emit_edges(g, drawn)
         if self.colour and self.show_grads:
             with g.subgraph(name="cluster_legend") as c:
                 c.attr(label="", style="rounded", color="#d0d5dd", margin="6")
@@ -187,7 +189,7 @@ class _Drawing:
         n_ops = sum(1 for n in self.order if not isinstance(n, Tensor))
         summary = f"{n_ops:,} ops · {len(self.order) - n_ops:,} leaves"
         if runs:
-            summary += f" · {len(runs)} repeated runs collapsed"
+            summary += f" · {len(runs)} repeated run{'s' if len(runs) > 1 else ''} collapsed"
         if more:
             summary += f" · {more:,} nodes not drawn (max_nodes={max_nodes})"
         if (
@@ -346,7 +348,7 @@ class _Drawing:
         self._cl: list[int] = []
         emit(g, None, 0)
 
-    def _emit_edges(self, g: Any, drawn: list[Any], has_more: bool) -> None:
+    def _emit_edges(self, g: Any, drawn: list[Any]) -> None:
         seen_more: set[str] = set()
         for item in drawn:
             if isinstance(item, Tensor):
