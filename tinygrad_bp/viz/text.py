@@ -102,22 +102,43 @@ def module_summary(m: Any) -> str:
     return r if "\n" not in r and len(r) <= 48 and not r.startswith("<") else type(m).__name__
 
 
+_SAVED_FIELDS = ("inputs", "src", "out", "saved_tensors")
+
+
+def _nbytes(size: int) -> str:
+    for unit, b in (("MB", 2**20), ("KB", 2**10)):
+        if size >= b:
+            return f"{size / b:.3g} {unit}"
+    return f"{size} B"
+
+
 def saved_text(n: Any) -> str:
-    """What a node keeps for backward: shapes and bytes, or that it was released."""
+    """What a node keeps for backward: shapes and bytes (arrays an op stored on its context
+    by name), or that backward released it (and what the op still holds, if anything)."""
+    seen: set[int] = set()
+    kept: list[tuple[str, np.ndarray]] = []
+
+    def add(label: str, a: Any) -> None:
+        if isinstance(a, np.ndarray) and id(a) not in seen:
+            seen.add(id(a))
+            kept.append((label, a))
+
+    for a in n.inputs or ():
+        add("", a)
+    add("", n.out)
+    for a in n.saved_tensors or ():
+        add("", a)
+    for k, v in vars(n).items():
+        if k not in _SAVED_FIELDS:
+            add(k, v)
+    if not kept:
+        return "saved: released by backward()" if n.released else "saved: nothing"
+    shapes = ", ".join(f"{k}{fmt_shape(a.shape)}" for k, a in kept[:3])
+    shapes += ", …" if len(kept) > 3 else ""
+    size = _nbytes(sum(a.nbytes for _, a in kept))
     if n.released:
-        return "saved: released by backward()"
-    arrays = [a for a in (n.inputs or ()) if isinstance(a, np.ndarray)]
-    if n.out is not None:
-        arrays.append(np.asarray(n.out))
-    arrays += [a for a in (n.saved_tensors or ()) if isinstance(a, np.ndarray)]
-    if not arrays:
-        return "saved: nothing"
-    size = sum(a.nbytes for a in arrays)
-    unit = next((u for u, b in (("MB", 2**20), ("KB", 2**10)) if size >= b), "B")
-    scaled = size / {"MB": 2**20, "KB": 2**10, "B": 1}[unit]
-    shapes = ", ".join(fmt_shape(a.shape) for a in arrays[:3])
-    shapes += ", …" if len(arrays) > 3 else ""
-    return f"saved {shapes} · {scaled:.3g} {unit}"
+        return f"released by backward(); keeps {shapes} · {size}"
+    return f"saved {shapes} · {size}"
 
 
 def op_header(n: Any) -> str:
