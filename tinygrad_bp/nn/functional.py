@@ -1,0 +1,637 @@
+"""Functional layers and losses: linear, activations, cross_entropy (fused and stable),
+nll_loss, mse_loss, binary_cross_entropy(_with_logits), one_hot, accuracy.
+
+Losses follow PyTorch's definitions (class axis 1, ``reduction`` 'mean' | 'sum' | 'none',
+``weight``, ``ignore_index``, ``label_smoothing``) and check their inputs, naming the
+function, the shapes and the fix. The fused ops (``Affine``, ``CrossEntropy``, ``NLLLoss``,
+``BinaryCrossEntropy``, ``BCEWithLogits``) write their backward with operations that arrays
+and Tensors share, so they are differentiable twice like the engine's own ops.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from tinygrad_bp.autograd import Function
+from tinygrad_bp.ops import where
+from tinygrad_bp.tensor import Tensor
+
+__all__ = [
+    "Affine",
+    "BCEWithLogits",
+    "BinaryCrossEntropy",
+    "CrossEntropy",
+    "NLLLoss",
+    "accuracy",
+    "binary_cross_entropy",
+    "binary_cross_entropy_with_logits",
+    "cross_entropy",
+    "linear",
+    "log_softmax",
+    "mse_loss",
+    "nll_loss",
+    "one_hot",
+    "relu",
+    "sigmoid",
+    "softmax",
+    "tanh",
+]
+
+_REDUCTIONS = ("mean", "sum", "none")
+_MIN, _MAX = np.minimum.reduce, np.maximum.reduce
+_BCE_EPS = float(np.float32(1e-12))  # PyTorch's clamp of p (1 - p), a C float
+
+
+# --------------------------------------------------------------------------- shims
+def _sigmoid(a: Any) -> Any:
+    if isinstance(a, Tensor):
+        return a.sigmoid()
+    e = np.exp(-np.abs(a))  # stable: exp of a non-positive number never overflows
+    return np.where(a >= 0, 1.0 / (1.0 + e), e / (1.0 + e))
+
+
+def _softplus(a: Any) -> Any:
+    """log(1 + e^a), stable; for Tensors exact in value and derivative at every point."""
+    if isinstance(a, Tensor):
+        pos = a + ((-a.clip(min=0)).exp() + 1.0).log()
+        neg = (a.clip(max=0).exp() + 1.0).log()
+        return where(a.data > 0, pos, neg)
+    return np.maximum(a, 0) + np.log1p(np.exp(-np.abs(a)))
+
+
+def _clamped_log(a: Any) -> Any:
+    """log(a) limited below at -100 (PyTorch's binary_cross_entropy convention)."""
+    if isinstance(a, Tensor):
+        return a.clip(min=np.exp(-100.0)).log().maximum(-100.0)
+    out = np.full(np.shape(a), -100.0, dtype=np.result_type(a, np.float32))
+    np.log(a, out=out, where=a > 0)
+    return np.maximum(out, -100.0)
+
+
+def _maximum(a: Any, b: float) -> Any:
+    return a.maximum(b) if isinstance(a, Tensor) else np.maximum(a, b)
+
+
+# --------------------------------------------------------------------------- checks
+def _tensor(x: Any, fn: str, what: str) -> Tensor:
+    if isinstance(x, Tensor):
+        return x
+    try:
+        return Tensor(np.asarray(x))
+    except (TypeError, ValueError) as e:
+        raise TypeError(
+            f"{fn}: {what} must be a Tensor or array-like, got {type(x).__name__}"
+        ) from e
+
+
+def _float_input(x: Any, fn: str) -> Tensor:
+    t = _tensor(x, fn, "input")
+    if t.dtype.kind != "f":
+        raise TypeError(
+            f"{fn}: input must be floating point (logits or probabilities), got dtype {t.dtype} "
+            f"with shape {t.shape}; convert with .astype('float32')"
+        )
+    return t
+
+
+def _check_reduction(reduction: str, fn: str) -> None:
+    if reduction not in _REDUCTIONS:
+        raise ValueError(f"{fn}: reduction must be 'mean', 'sum' or 'none', got {reduction!r}")
+
+
+def _reduce(loss: Tensor, reduction: str) -> Tensor:
+    if reduction == "mean":
+        return loss.mean()
+    return loss.sum() if reduction == "sum" else loss
+
+
+def _as_rows(x: Any) -> Any:
+    """(N, C, d1, ...) -> (N*d1*..., C) with the class axis last (arrays or Tensors)."""
+    if x.ndim <= 2:
+        return x.reshape(-1, x.shape[-1])
+    perm = (0, *range(2, x.ndim), 1)
+    return x.transpose(perm).reshape(-1, x.shape[1])
+
+
+def _label_shape(shape: tuple[int, ...]) -> tuple[int, ...]:
+    """The shape of class-index targets for an input of ``shape`` (class axis 1; 0 for 1-D)."""
+    return () if len(shape) == 1 else (shape[0], *shape[2:])
+
+
+def _class_targets(target: Any, shape: tuple[int, ...], fn: str, ignore_index: int) -> np.ndarray:
+    """Validate integer class targets for an input of ``shape``; returns them as int64 rows."""
+    t = np.asarray(target.data if isinstance(target, Tensor) else target)
+    want = _label_shape(shape)
+    n_classes = shape[0] if len(shape) == 1 else shape[1]
+    if t.dtype.kind not in "iu":
+        hint = (
+            "pass integer labels (e.g. y.astype(np.int64))"
+            if t.dtype.kind == "f" and t.shape == want
+            else f"pass integer labels of shape {want} or class probabilities of shape {shape}"
+        )
+        raise TypeError(
+            f"{fn}: class-index targets must be integers, got dtype {t.dtype} with shape "
+            f"{t.shape} for an input of shape {shape}; {hint}"
+        )
+    if t.shape != want:
+        if len(shape) >= 2 and t.ndim >= 1 and t.shape[0] != shape[0]:
+            raise ValueError(
+                f"{fn}: batch size mismatch: input has {shape[0]} rows (shape {shape}) but "
+                f"target has {t.shape[0]} (shape {t.shape}); pass one label per row"
+            )
+        raise ValueError(
+            f"{fn}: target of shape {t.shape} does not fit input of shape {shape}: expected "
+            f"class indices of shape {want} (class axis 1) or probabilities of shape {shape}"
+        )
+    rows = t.reshape(-1).astype(np.int64, copy=False)
+    bad = (rows != ignore_index) & ((rows < 0) | (rows >= n_classes))
+    if bad.any():
+        i = int(np.argmax(bad))
+        raise IndexError(
+            f"{fn}: target labels must be in [0, {n_classes}) for an input with {n_classes} "
+            f"classes (shape {shape}); found {rows[i]} at flat position {i} "
+            f"(min {rows.min()}, max {rows.max()}). Check the labels or the output size"
+        )
+    return rows
+
+
+def _class_weight(weight: Any, n_classes: int, dtype: np.dtype, fn: str) -> np.ndarray | None:
+    if weight is None:
+        return None
+    w = np.asarray(weight.data if isinstance(weight, Tensor) else weight, dtype=dtype)
+    if w.shape != (n_classes,):
+        raise ValueError(
+            f"{fn}: weight must have one entry per class, shape ({n_classes},), got {w.shape}"
+        )
+    return w
+
+
+# --------------------------------------------------------------------------- layers
+class Affine(Function):
+    """z = x @ w + b  (x: (N, in), w: (in, out), b: (out,));
+    dx = g @ w^T,  dw = x^T @ g,  db = sum of g over the batch"""
+
+    save_inputs = "cross"  # x only for w's grad, w only for x's
+
+    @staticmethod
+    def forward(ctx: Any, x: np.ndarray, w: np.ndarray, b: np.ndarray | None) -> np.ndarray:
+        out = np.dot(x, w)
+        if b is not None:
+            out += b  # out is fresh: add the bias in place
+        return out
+
+    @staticmethod
+    def backward(ctx: Any, g: Any) -> Any:
+        x, w, _ = ctx.inputs
+        nx, nw, nb = ctx.needs_input_grad
+        return (g @ w.T if nx else None), (x.T @ g if nw else None), (g.sum(axis=0) if nb else None)
+
+
+def linear(x: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
+    """``x @ weight + bias`` with ``weight`` of shape (in, out); one fused op for 2-D ``x``."""
+    if x.ndim == 2 and weight.ndim == 2:
+        return Affine.apply(x, weight, bias)
+    y = x @ weight
+    return y if bias is None else y + bias
+
+
+def sigmoid(x: Tensor) -> Tensor:
+    """1 / (1 + e^-x)."""
+    return x.sigmoid()
+
+
+def relu(x: Tensor) -> Tensor:
+    """max(x, 0)."""
+    return x.relu()
+
+
+def tanh(x: Tensor) -> Tensor:
+    """tanh(x)."""
+    return x.tanh()
+
+
+def softmax(x: Tensor, axis: int = -1) -> Tensor:
+    """e^x / sum(e^x) along ``axis`` (max-shifted)."""
+    return x.softmax(axis)
+
+
+def log_softmax(x: Tensor, axis: int = -1) -> Tensor:
+    """x - logsumexp(x) along ``axis`` (stable)."""
+    return x.log_softmax(axis)
+
+
+# --------------------------------------------------------------------------- class losses
+def _scale(g: Any, reduction: str, inv: float) -> Any:
+    """The upstream grad as a factor for (M, C) rows."""
+    if reduction == "none":
+        return g.reshape(-1, 1)
+    return g * inv if reduction == "mean" else g
+
+
+def _dense(rows: int, classes: int, t: np.ndarray | None, wt: Any, dense: Any, dt: Any) -> Any:
+    """The (M, C) target-weight matrix W of loss_i = -sum_c W_ic log p_ic."""
+    if dense is not None:
+        return dense
+    assert t is not None
+    w = np.zeros((rows, classes), dtype=dt)
+    w[np.arange(rows), t] = 1.0 if wt is None else wt
+    return w
+
+
+def _pick_loss(logp_t: np.ndarray, wt: np.ndarray | None) -> np.ndarray:
+    return -logp_t if wt is None else -(logp_t * wt)
+
+
+def _finish(loss_rows: np.ndarray, reduction: str, inv: float, dt: np.dtype) -> np.ndarray:
+    if reduction == "none":
+        return loss_rows.astype(dt, copy=False)
+    s = loss_rows.sum()
+    return np.asarray(s * inv if reduction == "mean" else s, dtype=dt)
+
+
+class CrossEntropy(Function):
+    """loss_i = -sum_c W_ic log softmax(x)_ic over rows x: (M, C), then reduced;
+    dx_i = p_i * sum_c W_ic - W_i  (p = softmax(x); W = one-hot or target probabilities)"""
+
+    save_inputs = True
+
+    @staticmethod
+    def forward(
+        ctx: Any,
+        x: np.ndarray,
+        target: np.ndarray | None,
+        wt: np.ndarray | None,
+        dense: np.ndarray | None,
+        reduction: str = "mean",
+        inv: float = 1.0,
+    ) -> np.ndarray:
+        ctx.target, ctx.wt, ctx.dense, ctx.reduction, ctx.inv = target, wt, dense, reduction, inv
+        s = x - x.max(axis=1, keepdims=True)  # max shift: exp never overflows (logits of 1e4)
+        e = np.exp(s)
+        se = e.sum(axis=1, keepdims=True)
+        log_se = np.log(se)
+        if target is not None and wt is None and reduction != "none":
+            loss = log_se.sum() - s[np.arange(x.shape[0]), target].sum()  # summed directly
+        elif target is not None:
+            rows = np.arange(x.shape[0])
+            loss = _pick_loss(s[rows, target] - log_se[:, 0], wt)
+        else:
+            loss = -((s - log_se) * dense).sum(axis=1)
+        e /= se
+        ctx.save_for_backward(e)  # the softmax, for backward
+        return _finish(loss, reduction, inv, x.dtype)
+
+    @staticmethod
+    def backward(ctx: Any, g: Any) -> Any:
+        x = ctx.inputs[0]
+        scale = _scale(g, ctx.reduction, ctx.inv)
+        if isinstance(x, Tensor) or isinstance(g, Tensor):  # create_graph: stay differentiable
+            p = x.softmax(axis=1) if isinstance(x, Tensor) else ctx.saved_tensors[0]
+            w = _dense(x.shape[0], x.shape[1], ctx.target, ctx.wt, ctx.dense, x.dtype)
+            return (p * w.sum(axis=1, keepdims=True) - w) * scale, None, None, None
+        p = ctx.saved_tensors[0]
+        if ctx.target is not None:  # sparse targets: w_i (p_i - onehot_i), built in place
+            rows = np.arange(p.shape[0])
+            gx = p.copy() if ctx.wt is None else p * ctx.wt[:, None]
+            gx[rows, ctx.target] -= 1.0 if ctx.wt is None else ctx.wt
+        else:
+            w = ctx.dense
+            gx = p * w.sum(axis=1, keepdims=True)
+            gx -= w
+        gx *= scale
+        return gx, None, None, None
+
+
+class NLLLoss(Function):
+    """loss_i = -sum_c W_ic x_ic over rows of log-probabilities x: (M, C);  dx = -W"""
+
+    @staticmethod
+    def forward(
+        ctx: Any,
+        x: np.ndarray,
+        target: np.ndarray | None,
+        wt: np.ndarray | None,
+        dense: np.ndarray | None,
+        reduction: str = "mean",
+        inv: float = 1.0,
+    ) -> np.ndarray:
+        ctx.target, ctx.wt, ctx.dense, ctx.reduction, ctx.inv = target, wt, dense, reduction, inv
+        ctx.shape = x.shape
+        if target is not None:
+            loss = _pick_loss(x[np.arange(x.shape[0]), target], wt)
+        else:
+            loss = -(x * dense).sum(axis=1)
+        return _finish(loss, reduction, inv, x.dtype)
+
+    @staticmethod
+    def backward(ctx: Any, g: Any) -> Any:
+        m, c = ctx.shape
+        w = _dense(m, c, ctx.target, ctx.wt, ctx.dense, _dtype(g))
+        return -w * _scale(g, ctx.reduction, ctx.inv), None, None, None
+
+
+def _dtype(a: Any) -> Any:
+    return a.dtype
+
+
+def _class_loss(
+    op: type[Function],
+    fn: str,
+    input: Any,
+    target: Any,
+    weight: Any,
+    ignore_index: int,
+    reduction: str,
+    label_smoothing: float,
+) -> Tensor:
+    x = _float_input(input, fn)
+    t = target.data if type(target) is Tensor else target
+    if (  # the common case, checked cheaply: (N, C) logits, valid int labels, no options
+        type(t) is np.ndarray
+        and t.dtype.kind in "iu"
+        and x.ndim == 2
+        and t.shape == x.shape[:1]
+        and t.size
+        and weight is None
+        and not label_smoothing
+        and not 0 <= ignore_index < x.shape[1]
+        and reduction in _REDUCTIONS
+        and _MIN(t) >= 0
+        and _MAX(t) < x.shape[1]
+    ):
+        return op.apply(x, t, None, None, reduction=reduction, inv=1.0 / t.size)
+    _check_reduction(reduction, fn)
+    if not 0.0 <= label_smoothing <= 1.0:
+        raise ValueError(f"{fn}: label_smoothing must be in [0, 1], got {label_smoothing}")
+    if x.ndim == 0:
+        raise ValueError(f"{fn}: input must have a class axis, got a 0-d tensor")
+    shape = x.shape
+    n_classes = shape[0] if x.ndim == 1 else shape[1]
+    w = _class_weight(weight, n_classes, x.dtype, fn)
+    tgt = target.data if isinstance(target, Tensor) else np.asarray(target)
+    rows_x = _as_rows(x)
+    m = rows_x.shape[0]
+    out_shape = _label_shape(shape)
+    if tgt.dtype.kind == "f" and tgt.shape == shape:  # class probabilities
+        if isinstance(target, Tensor) and target.requires_grad:
+            return _soft_loss_graph(op, rows_x, target, w, reduction, label_smoothing, out_shape)
+        p = _as_rows(tgt).astype(x.dtype, copy=False)
+        if label_smoothing:
+            p = p * (1.0 - label_smoothing) + label_smoothing / n_classes
+        dense = p if w is None else p * w
+        loss = op.apply(rows_x, None, None, dense, reduction=reduction, inv=1.0 / m)
+    else:
+        t = _class_targets(target, shape, fn, ignore_index)
+        keep = t != ignore_index
+        tc = np.where(keep, t, 0)
+        wt = (np.ones(m, dtype=x.dtype) if w is None else w[tc]) * keep
+        total = float(wt.sum())
+        inv = 1.0 / total if total > 0 else float("nan")  # all ignored: nan, as PyTorch
+        if label_smoothing:
+            wc = np.ones(n_classes, dtype=x.dtype) if w is None else w
+            dense = np.zeros((m, n_classes), dtype=x.dtype)
+            dense[np.arange(m), tc] = (1.0 - label_smoothing) * wt
+            dense += (label_smoothing / n_classes) * wc * keep[:, None]
+            loss = op.apply(rows_x, None, None, dense, reduction=reduction, inv=inv)
+        else:
+            plain = w is None and bool(keep.all())
+            wt_arg = None if plain else wt
+            loss = op.apply(rows_x, tc, wt_arg, None, reduction=reduction, inv=inv)
+    if reduction == "none" and loss.shape != out_shape:
+        return loss.reshape(out_shape)
+    return loss
+
+
+def _soft_loss_graph(
+    op: type[Function],
+    rows_x: Tensor,
+    target: Tensor,
+    w: np.ndarray | None,
+    reduction: str,
+    smoothing: float,
+    out_shape: tuple[int, ...],
+) -> Tensor:
+    """Probability targets that require grad: composed from Tensor ops."""
+    logp = rows_x.log_softmax(axis=1) if op is CrossEntropy else rows_x
+    p = _as_rows(target)
+    if smoothing:
+        p = p * (1.0 - smoothing) + smoothing / rows_x.shape[1]
+    if w is not None:
+        p = p * w
+    loss = -(logp * p).sum(axis=1)
+    return loss.reshape(out_shape) if reduction == "none" else _reduce(loss, reduction)
+
+
+def cross_entropy(
+    input: Any,
+    target: Any,
+    weight: Any = None,
+    ignore_index: int = -100,
+    reduction: str = "mean",
+    label_smoothing: float = 0.0,
+) -> Tensor:
+    """Softmax cross-entropy of logits, fused and stable (log-softmax with a max shift, finite
+    for logits of 1e4).
+
+    Args:
+        input: logits of shape (N, C), (C,) or (N, C, d1, ...) (class axis 1).
+        target: integer class indices of shape (N,) / () / (N, d1, ...), or class
+            probabilities of the input's shape.
+        weight: optional per-class weights, shape (C,).
+        ignore_index: class-index targets equal to it contribute nothing.
+        reduction: 'mean' (weighted mean over targets), 'sum' or 'none'.
+        label_smoothing: mix the targets with the uniform distribution by this amount.
+    """
+    return _class_loss(
+        CrossEntropy,
+        "cross_entropy",
+        input,
+        target,
+        weight,
+        ignore_index,
+        reduction,
+        label_smoothing,
+    )
+
+
+def nll_loss(
+    input: Any,
+    target: Any,
+    weight: Any = None,
+    ignore_index: int = -100,
+    reduction: str = "mean",
+) -> Tensor:
+    """Negative log-likelihood of log-probabilities ``input`` (e.g. from ``log_softmax``);
+    same target forms and options as ``cross_entropy``."""
+    return _class_loss(NLLLoss, "nll_loss", input, target, weight, ignore_index, reduction, 0.0)
+
+
+# --------------------------------------------------------------------------- other losses
+def _same_shape(x: Tensor, t: Any, fn: str) -> Tensor:
+    tt = _tensor(t, fn, "target")
+    if tt.shape != x.shape:
+        raise ValueError(
+            f"{fn}: target shape {tt.shape} differs from input shape {x.shape}; they must match "
+            "(broadcasting a target is usually a bug: reshape one of them)"
+        )
+    if tt.dtype.kind != "f":
+        tt = Tensor(tt.data.astype(x.dtype))
+    return tt
+
+
+def _weighted(loss: Tensor, weight: Any, fn: str, reduction: str) -> Tensor:
+    if weight is not None:
+        w = _tensor(weight, fn, "weight")
+        try:
+            ok = np.broadcast_shapes(w.shape, loss.shape) == loss.shape
+        except ValueError:
+            ok = False
+        if not ok:
+            raise ValueError(
+                f"{fn}: weight of shape {w.shape} does not broadcast to the loss shape {loss.shape}"
+            )
+        loss = loss * w
+    return _reduce(loss, reduction)
+
+
+def mse_loss(input: Any, target: Any, reduction: str = "mean") -> Tensor:
+    """Mean squared error (x - t)^2, reduced."""
+    x = _float_input(input, "mse_loss")
+    _check_reduction(reduction, "mse_loss")
+    d = x - _same_shape(x, target, "mse_loss")
+    return _reduce(d * d, reduction)
+
+
+class BinaryCrossEntropy(Function):
+    """z = -(y log p + (1 - y) log(1 - p)), logs limited below at -100 as PyTorch;
+    dp = (p - y) / max(p (1 - p), 1e-12),  dy = log(1 - p) - log p"""
+
+    save_inputs = True
+
+    @staticmethod
+    def forward(ctx: Any, p: np.ndarray, y: np.ndarray) -> np.ndarray:
+        lp, l1p = _clamped_log(p), _clamped_log(1.0 - p)
+        return (-(y * lp + (1.0 - y) * l1p)).astype(p.dtype, copy=False)
+
+    @staticmethod
+    def backward(ctx: Any, g: Any) -> Any:
+        p, y = ctx.inputs
+        np_, ny = ctx.needs_input_grad
+        gp = g * (p - y) / _maximum(p * (1.0 - p), _BCE_EPS) if np_ else None
+        gy = g * (_clamped_log(1.0 - p) - _clamped_log(p)) if ny else None
+        return gp, gy
+
+
+def binary_cross_entropy(
+    input: Any,
+    target: Any,
+    weight: Any = None,
+    reduction: str = "mean",
+) -> Tensor:
+    """Binary cross-entropy of probabilities ``input`` in [0, 1] against ``target`` (same
+    shape); optional ``weight`` broadcast over the elementwise loss."""
+    fn = "binary_cross_entropy"
+    p = _float_input(input, fn)
+    _check_reduction(reduction, fn)
+    y = _same_shape(p, target, fn)
+    if p.size and (p.data.min() < 0 or p.data.max() > 1):
+        raise ValueError(
+            f"{fn}: input must hold probabilities in [0, 1], found values in "
+            f"[{p.data.min()}, {p.data.max()}]; apply sigmoid first or use "
+            "binary_cross_entropy_with_logits on the raw scores"
+        )
+    return _weighted(BinaryCrossEntropy.apply(p, y), weight, fn, reduction)
+
+
+class BCEWithLogits(Function):
+    """z = (1 - y) x + L softplus(-x), L = 1 + (pw - 1) y  (stable for any x);
+    dx = (1 - y) - L sigmoid(-x),  dy = -x + (pw - 1) softplus(-x),  dpw = y softplus(-x)"""
+
+    save_inputs = True
+
+    @staticmethod
+    def forward(ctx: Any, x: np.ndarray, y: np.ndarray, pw: np.ndarray | None) -> np.ndarray:
+        sp = _softplus(-x)
+        lw = 1.0 if pw is None else 1.0 + (pw - 1.0) * y
+        return ((1.0 - y) * x + lw * sp).astype(x.dtype, copy=False)
+
+    @staticmethod
+    def backward(ctx: Any, g: Any) -> Any:
+        x, y, pw = ctx.inputs
+        nx, ny, npw = ctx.needs_input_grad
+        sp = _softplus(-x) if (ny and pw is not None) or npw else None
+        lw = 1.0 if pw is None else (pw - 1.0) * y + 1.0
+        gx = g * ((1.0 - y) - lw * _sigmoid(-x)) if nx else None
+        gy = None
+        if ny:
+            gy = g * -x if pw is None else g * ((pw - 1.0) * sp - x)
+        gpw = g * y * sp if npw else None
+        return gx, gy, gpw
+
+
+def binary_cross_entropy_with_logits(
+    input: Any,
+    target: Any,
+    weight: Any = None,
+    reduction: str = "mean",
+    pos_weight: Any = None,
+) -> Tensor:
+    """Sigmoid + binary cross-entropy in one stable formula (finite for logits of 1e4).
+
+    ``weight`` scales the elementwise loss; ``pos_weight`` (broadcast along the last axis,
+    e.g. one per class) scales the positive term.
+    """
+    fn = "binary_cross_entropy_with_logits"
+    x = _float_input(input, fn)
+    _check_reduction(reduction, fn)
+    y = _same_shape(x, target, fn)
+    pw = None
+    if pos_weight is not None:
+        pw = _tensor(pos_weight, fn, "pos_weight")
+        try:
+            np.broadcast_shapes(pw.shape, x.shape)
+        except ValueError:
+            raise ValueError(
+                f"{fn}: pos_weight of shape {pw.shape} does not broadcast to input {x.shape}"
+            ) from None
+    return _weighted(BCEWithLogits.apply(x, y, pw), weight, fn, reduction)
+
+
+# --------------------------------------------------------------------------- utilities
+def one_hot(labels: Any, num_classes: int = -1, dtype: npt.DTypeLike = np.float32) -> Tensor:
+    """Labels of any shape -> a tensor with a new last axis of ``num_classes`` (default:
+    max label + 1), 1 at each label and 0 elsewhere."""
+    t = np.asarray(labels.data if isinstance(labels, Tensor) else labels)
+    if t.dtype.kind not in "iu":
+        raise TypeError(f"one_hot: labels must be integers, got dtype {t.dtype}")
+    if num_classes < 0:
+        num_classes = int(t.max()) + 1 if t.size else 0
+    if t.size and (t.min() < 0 or t.max() >= num_classes):
+        raise IndexError(
+            f"one_hot: labels must be in [0, {num_classes}), found values in [{t.min()}, {t.max()}]"
+        )
+    out = np.zeros((*t.shape, num_classes), dtype=dtype)
+    np.put_along_axis(out, t[..., None].astype(np.intp), 1, axis=-1)
+    return Tensor(out)
+
+
+def accuracy(output: Any, target: Any) -> float:
+    """Fraction of rows whose highest score (class axis 1, or the last for 1-D/2-D) equals
+    the target class (integer labels, or one-hot/probability rows)."""
+    out = np.asarray(output.data if isinstance(output, Tensor) else output)
+    t = np.asarray(target.data if isinstance(target, Tensor) else target)
+    if out.ndim == 0:
+        raise ValueError("accuracy: output needs a class axis")
+    axis = 0 if out.ndim == 1 else 1
+    pred = out.argmax(axis=axis)
+    if t.shape == out.shape and t.dtype.kind == "f":
+        t = t.argmax(axis=axis)
+    if t.shape != pred.shape:
+        raise ValueError(
+            f"accuracy: target of shape {t.shape} does not match predictions of shape "
+            f"{pred.shape} (from output {out.shape})"
+        )
+    return float((pred == t).mean()) if pred.size else float("nan")
