@@ -18,7 +18,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-import pytest
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
@@ -419,17 +418,6 @@ def _transpose(x: Tensor, axes: Shape | None, packed: bool) -> Tensor:
     return x.transpose(axes) if packed else x.transpose(*axes)
 
 
-# --------------------------------------------------------------------------- marks
-# Bugs the sweep found in the engine; the owner removes a mark with the fix (strict: an
-# unexpected pass fails, so a fixed bug cannot hide behind a stale mark).
-POW_ZERO_AT_ZERO = pytest.mark.xfail(
-    strict=True,
-    reason="Pow.backward computes y * x**(y-1): at x == 0 with y == 0 (first order) or y == 1 "
-    "(second order: d/dx of 1 * x**0) that evaluates 0**-1 -> divide-by-zero RuntimeWarning "
-    "and nan; d/dx x**0 = 0 and d2/dx2 x**1 = 0 everywhere",
-)
-
-
 # --------------------------------------------------------------------------- the table
 def _row(
     name: str, fn: Callable[..., Any], ref: Callable[..., Any], covers: Sequence[str], **kw: Any
@@ -578,7 +566,6 @@ OP_TABLE: list[OpSpec] = [
         lambda x, p: np.power(x, p),
         [],
         layout=_unary(lambda s: st.fixed_dictionaries({"p": st.sampled_from([0, 1])})),
-        marks=(POW_ZERO_AT_ZERO,),
     ),
     _row(
         "__rpow__",

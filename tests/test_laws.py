@@ -8,7 +8,6 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import numpy as np
-import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -111,11 +110,6 @@ def test_grad_equals_backward(g: Graph, seed: int) -> None:
         np.testing.assert_array_equal(got, want)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="tg.grad treats any grad_outputs that is not a Tensor or ndarray as a sequence: a "
-    "numpy scalar (0-d arithmetic result) or a Python float raises TypeError 'not iterable'",
-)
 def test_grad_accepts_scalar_grad_outputs() -> None:
     x = Tensor(np.array(2.0), requires_grad=True)
     (gx,) = tg.grad(x * x, [x], grad_outputs=np.float64(0.5))

@@ -186,10 +186,6 @@ def test_pow_integer_exponent_at_zero() -> None:
     assert _grad(lambda x: x**1, [0.0])[0].tolist() == [1.0]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="Pow.backward: y * x**(y-1) at x=0, y=0 divides by zero (see op_table.POW_ZERO_AT_ZERO)",
-)
 def test_pow_zero_exponent_at_zero_has_zero_gradient() -> None:
     assert _grad(lambda x: x**0, [0.0, 2.0])[0].tolist() == [0.0, 0.0]
 
@@ -260,11 +256,6 @@ def test_list_inputs() -> None:
     )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="tensor._const turns a list operand into a float64 array: float32 + list -> float64 "
-    "(lists should follow the tensor's dtype, as Python numbers do)",
-)
 def test_list_operand_keeps_float32() -> None:
     x = Tensor([1.0, 2.0])
     row = [10.0, 20.0]

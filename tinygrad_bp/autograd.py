@@ -752,7 +752,9 @@ def grad(
     """
     outs = (outputs,) if isinstance(outputs, Tensor) else tuple(outputs)
     ins = (inputs,) if isinstance(inputs, Tensor) else tuple(inputs)
-    if grad_outputs is None or isinstance(grad_outputs, (Tensor, np.ndarray)):
+    if grad_outputs is None or isinstance(
+        grad_outputs, (Tensor, np.ndarray, np.generic, int, float)
+    ):
         gos = (grad_outputs,) * len(outs) if grad_outputs is None else (grad_outputs,)
     else:
         gos = tuple(grad_outputs)

@@ -35,7 +35,9 @@ def _copies(inputs: Sequence[Any]) -> list[Any]:
     for x in inputs:
         if isinstance(x, Tensor):
             if x.dtype.kind == "f":
-                xs.append(Tensor(np.array(x.data, dtype=np.float64), requires_grad=x.requires_grad))
+                # C order, so that .reshape(-1) is a view the perturbation reaches
+                data = np.array(x.data, dtype=np.float64, order="C")
+                xs.append(Tensor(data, requires_grad=x.requires_grad))
             else:
                 xs.append(Tensor(np.array(x.data)))
         else:

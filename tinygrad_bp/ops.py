@@ -364,7 +364,16 @@ class Pow(Function):
     def backward(ctx: Any, g: Any) -> Any:
         x, y = ctx.inputs
         nx, ny = ctx.needs_input_grad
-        gx = g * y * x ** (y - 1) if nx else None
+        gx = None
+        if nx:
+            # d/dx x^0 = 0 for every x: where y == 0 the exponent 1 replaces y - 1, so no
+            # 0^-1 (or its derivatives) is evaluated; the factor y makes the result 0 anyway.
+            # An exponent that needs its own gradient is replaced only where x == 0 too, so
+            # d/dy of this formula stays right.
+            zero = _arr(y) == 0
+            if isinstance(y, Tensor) and y.requires_grad:
+                zero = zero & (_arr(x) == 0)
+            gx = g * y * x ** (_where(zero, _one(g), y - 1) if np.any(zero) else y - 1)
         gy = None
         if ny:
             pos = _arr(x) > 0

@@ -535,8 +535,12 @@ def _const(v: Any, like: Tensor) -> Any:
         return const_of(v, dt) if dt.kind == "f" else v
     if tv is Tensor or tv is np.ndarray or isinstance(v, Tensor):
         return v
-    if isinstance(v, (bool, int, float, np.generic, list, tuple, np.ndarray)):
+    if isinstance(v, (bool, np.generic)):
+        return np.asarray(v)  # numpy scalars keep numpy's promotion rules
+    if isinstance(v, (list, tuple)):
         arr = np.asarray(v)
+        if arr.dtype.kind in "iuf" and like.data.dtype.kind == "f":
+            return arr.astype(like.data.dtype)  # lists of numbers follow the tensor, as numbers do
         if arr.dtype.kind in "biuf":
             return arr
     raise TypeError(
