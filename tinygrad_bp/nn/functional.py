@@ -10,7 +10,7 @@ and Tensors share, so they are differentiable twice like the engine's own ops.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import numpy.typing as npt
@@ -25,6 +25,7 @@ __all__ = [
     "BinaryCrossEntropy",
     "CrossEntropy",
     "NLLLoss",
+    "Targets",
     "accuracy",
     "binary_cross_entropy",
     "binary_cross_entropy_with_logits",
@@ -41,7 +42,7 @@ __all__ = [
 ]
 
 _REDUCTIONS = ("mean", "sum", "none")
-_MIN, _MAX = np.minimum.reduce, np.maximum.reduce
+_MIN, _MAX, _SUM = np.minimum.reduce, np.maximum.reduce, np.add.reduce
 _BCE_EPS = float(np.float32(1e-12))  # PyTorch's clamp of p (1 - p), a C float
 
 
@@ -224,32 +225,49 @@ def log_softmax(x: Tensor, axis: int = -1) -> Tensor:
 
 
 # --------------------------------------------------------------------------- class losses
-def _scale(g: Any, reduction: str, inv: float) -> Any:
-    """The upstream grad as a factor for (M, C) rows."""
-    if reduction == "none":
-        return g.reshape(-1, 1)
-    return g * inv if reduction == "mean" else g
+class Targets(NamedTuple):
+    """What a class loss compares its (M, C) rows with: loss_i = -sum_c W_ic log p_ic.
 
+    ``target`` (M,) class indices with optional per-row weights ``wt`` (W = wt * one-hot),
+    or ``dense`` (M, C) target weights W; ``inv`` scales the sum for reduction 'mean'.
+    """
 
-def _dense(rows: int, classes: int, t: np.ndarray | None, wt: Any, dense: Any, dt: Any) -> Any:
-    """The (M, C) target-weight matrix W of loss_i = -sum_c W_ic log p_ic."""
-    if dense is not None:
-        return dense
-    assert t is not None
-    w = np.zeros((rows, classes), dtype=dt)
-    w[np.arange(rows), t] = 1.0 if wt is None else wt
-    return w
+    target: np.ndarray | None
+    wt: np.ndarray | None
+    dense: np.ndarray | None
+    reduction: str
+    inv: float
 
+    def matrix(self, rows: int, classes: int, dtype: Any) -> np.ndarray:
+        """W as a dense (M, C) array."""
+        if self.dense is not None:
+            return self.dense
+        assert self.target is not None
+        w = np.zeros((rows, classes), dtype=dtype)
+        w[np.arange(rows), self.target] = 1.0 if self.wt is None else self.wt
+        return w
 
-def _pick_loss(logp_t: np.ndarray, wt: np.ndarray | None) -> np.ndarray:
-    return -logp_t if wt is None else -(logp_t * wt)
+    def scale(self, g: Any) -> Any:
+        """The upstream grad as a factor for the (M, C) rows."""
+        if self.reduction == "none":
+            return g.reshape(-1, 1)
+        return g * self.inv if self.reduction == "mean" else g
 
+    def reduce(self, loss: Any, dtype: np.dtype) -> np.ndarray:
+        """Per-row losses (or their sum, when summed already) -> the reduced output."""
+        if self.reduction == "none":
+            return loss.astype(dtype, copy=False)  # type: ignore[no-any-return]
+        s = _SUM(loss, axis=None) if np.ndim(loss) else loss
+        return np.array(s * self.inv if self.reduction == "mean" else s, dtype=dtype)
 
-def _finish(loss_rows: np.ndarray, reduction: str, inv: float, dt: np.dtype) -> np.ndarray:
-    if reduction == "none":
-        return loss_rows.astype(dt, copy=False)
-    s = loss_rows.sum()
-    return np.asarray(s * inv if reduction == "mean" else s, dtype=dt)
+    def pick(self, a: np.ndarray) -> np.ndarray:
+        """-sum_c W_ic a_ic per row, or summed over rows when no per-row result is needed."""
+        if self.target is None:
+            return -_SUM(a * self.dense, axis=1)
+        picked = a[np.arange(a.shape[0]), self.target]
+        if self.wt is not None:
+            picked = picked * self.wt
+        return -picked if self.reduction == "none" else -_SUM(picked, axis=None)
 
 
 class CrossEntropy(Function):
@@ -259,82 +277,53 @@ class CrossEntropy(Function):
     save_inputs = True
 
     @staticmethod
-    def forward(
-        ctx: Any,
-        x: np.ndarray,
-        target: np.ndarray | None,
-        wt: np.ndarray | None,
-        dense: np.ndarray | None,
-        reduction: str = "mean",
-        inv: float = 1.0,
-    ) -> np.ndarray:
-        ctx.target, ctx.wt, ctx.dense, ctx.reduction, ctx.inv = target, wt, dense, reduction, inv
-        s = x - x.max(axis=1, keepdims=True)  # max shift: exp never overflows (logits of 1e4)
+    def forward(ctx: Any, x: np.ndarray, spec: Targets) -> np.ndarray:
+        s = x - _MAX(x, axis=1, keepdims=True)  # max shift: exp never overflows (logits 1e4)
         e = np.exp(s)
-        se = e.sum(axis=1, keepdims=True)
+        se = _SUM(e, axis=1, keepdims=True)
         log_se = np.log(se)
-        if target is not None and wt is None and reduction != "none":
-            loss = log_se.sum() - s[np.arange(x.shape[0]), target].sum()  # summed directly
-        elif target is not None:
-            rows = np.arange(x.shape[0])
-            loss = _pick_loss(s[rows, target] - log_se[:, 0], wt)
+        if spec.target is not None and spec.wt is None and spec.reduction != "none":
+            loss = _SUM(log_se, axis=None) + spec.pick(s)  # sum of log_se - s[target]
         else:
-            loss = -((s - log_se) * dense).sum(axis=1)
+            s -= log_se  # log-probabilities
+            loss = spec.pick(s)
         e /= se
         ctx.save_for_backward(e)  # the softmax, for backward
-        return _finish(loss, reduction, inv, x.dtype)
+        return spec.reduce(loss, x.dtype)
 
     @staticmethod
     def backward(ctx: Any, g: Any) -> Any:
-        x = ctx.inputs[0]
-        scale = _scale(g, ctx.reduction, ctx.inv)
+        x, spec = ctx.inputs
+        scale = spec.scale(g)
         if isinstance(x, Tensor) or isinstance(g, Tensor):  # create_graph: stay differentiable
             p = x.softmax(axis=1) if isinstance(x, Tensor) else ctx.saved_tensors[0]
-            w = _dense(x.shape[0], x.shape[1], ctx.target, ctx.wt, ctx.dense, x.dtype)
-            return (p * w.sum(axis=1, keepdims=True) - w) * scale, None, None, None
+            w = spec.matrix(x.shape[0], x.shape[1], x.dtype)
+            return (p * w.sum(axis=1, keepdims=True) - w) * scale, None
         p = ctx.saved_tensors[0]
-        if ctx.target is not None:  # sparse targets: w_i (p_i - onehot_i), built in place
+        if spec.target is not None:  # sparse targets: w_i (p_i - onehot_i), built in place
             rows = np.arange(p.shape[0])
-            gx = p.copy() if ctx.wt is None else p * ctx.wt[:, None]
-            gx[rows, ctx.target] -= 1.0 if ctx.wt is None else ctx.wt
+            gx = p.copy() if spec.wt is None else p * spec.wt[:, None]
+            gx[rows, spec.target] -= 1.0 if spec.wt is None else spec.wt
         else:
-            w = ctx.dense
-            gx = p * w.sum(axis=1, keepdims=True)
-            gx -= w
+            gx = p * _SUM(spec.dense, axis=1, keepdims=True)
+            gx -= spec.dense
         gx *= scale
-        return gx, None, None, None
+        return gx, None
 
 
 class NLLLoss(Function):
     """loss_i = -sum_c W_ic x_ic over rows of log-probabilities x: (M, C);  dx = -W"""
 
     @staticmethod
-    def forward(
-        ctx: Any,
-        x: np.ndarray,
-        target: np.ndarray | None,
-        wt: np.ndarray | None,
-        dense: np.ndarray | None,
-        reduction: str = "mean",
-        inv: float = 1.0,
-    ) -> np.ndarray:
-        ctx.target, ctx.wt, ctx.dense, ctx.reduction, ctx.inv = target, wt, dense, reduction, inv
-        ctx.shape = x.shape
-        if target is not None:
-            loss = _pick_loss(x[np.arange(x.shape[0]), target], wt)
-        else:
-            loss = -(x * dense).sum(axis=1)
-        return _finish(loss, reduction, inv, x.dtype)
+    def forward(ctx: Any, x: np.ndarray, spec: Targets) -> np.ndarray:
+        ctx.shape, ctx.spec = x.shape, spec
+        return spec.reduce(spec.pick(x), x.dtype)
 
     @staticmethod
     def backward(ctx: Any, g: Any) -> Any:
-        m, c = ctx.shape
-        w = _dense(m, c, ctx.target, ctx.wt, ctx.dense, _dtype(g))
-        return -w * _scale(g, ctx.reduction, ctx.inv), None, None, None
-
-
-def _dtype(a: Any) -> Any:
-    return a.dtype
+        spec = ctx.spec
+        w = spec.matrix(*ctx.shape, g.dtype)
+        return -w * spec.scale(g), None
 
 
 def _class_loss(
@@ -362,7 +351,7 @@ def _class_loss(
         and _MIN(t) >= 0
         and _MAX(t) < x.shape[1]
     ):
-        return op.apply(x, t, None, None, reduction=reduction, inv=1.0 / t.size)
+        return op._apply2(x, Targets(t, None, None, reduction, 1.0 / t.size))
     _check_reduction(reduction, fn)
     if not 0.0 <= label_smoothing <= 1.0:
         raise ValueError(f"{fn}: label_smoothing must be in [0, 1], got {label_smoothing}")
@@ -382,7 +371,7 @@ def _class_loss(
         if label_smoothing:
             p = p * (1.0 - label_smoothing) + label_smoothing / n_classes
         dense = p if w is None else p * w
-        loss = op.apply(rows_x, None, None, dense, reduction=reduction, inv=1.0 / m)
+        loss = op._apply2(rows_x, Targets(None, None, dense, reduction, 1.0 / m))
     else:
         t = _class_targets(target, shape, fn, ignore_index)
         keep = t != ignore_index
@@ -395,11 +384,11 @@ def _class_loss(
             dense = np.zeros((m, n_classes), dtype=x.dtype)
             dense[np.arange(m), tc] = (1.0 - label_smoothing) * wt
             dense += (label_smoothing / n_classes) * wc * keep[:, None]
-            loss = op.apply(rows_x, None, None, dense, reduction=reduction, inv=inv)
+            loss = op._apply2(rows_x, Targets(None, None, dense, reduction, inv))
         else:
             plain = w is None and bool(keep.all())
             wt_arg = None if plain else wt
-            loss = op.apply(rows_x, tc, wt_arg, None, reduction=reduction, inv=inv)
+            loss = op._apply2(rows_x, Targets(tc, wt_arg, None, reduction, inv))
     if reduction == "none" and loss.shape != out_shape:
         return loss.reshape(out_shape)
     return loss
