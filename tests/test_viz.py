@@ -9,8 +9,9 @@ import shutil
 import sys
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, NamedTuple
 
+import graphviz
 import numpy as np
 import pytest
 
@@ -117,7 +118,7 @@ class MLP(Module):
         return x
 
 
-def mlp_loss(model: MLP, n_in: int, seed: int = 1) -> tg.Tensor:
+def mlp_loss(model: Any, n_in: int, seed: int = 1) -> tg.Tensor:
     x = tg.Tensor(np.random.default_rng(seed).standard_normal((4, n_in)))
     return (model(x) ** 2).mean()
 
@@ -211,6 +212,28 @@ def test_draw_graph_groups_ops_in_nested_module_clusters() -> None:
     ]
 
 
+def test_draw_graph_with_the_real_nn_modules() -> None:
+    from tinygrad_bp import nn
+
+    seq = nn.Sequential(nn.Linear(4, 3, rng=0), nn.Sigmoid(), nn.Linear(3, 2, rng=1))
+    loss = seq(tg.Tensor(np.ones((2, 4), dtype=np.float32))).sum()
+    loss.backward()
+    dot = viz.draw_graph(loss, params=seq)
+    assert sorted(clusters(dot)) == [
+        (1, "Sequential"),
+        (2, "0: Linear(4 -> 3)"),
+        (2, "1: Sigmoid()"),
+        (2, "2: Linear(3 -> 2)"),
+    ]
+    nodes, _ = parse(dot)
+    for name in ("0.weight", "0.bias", "2.weight", "2.bias"):
+        assert "param" in nodes[by_label(nodes, f"<B>{name}</B>")]["class"]
+    mlp = nn.MLP([5, 4, 3], "relu", rng=0)
+    found = clusters(viz.draw_graph(mlp_loss(mlp, 5), params=mlp))
+    assert (1, "MLP") in found and (2, "layers: Sequential") in found
+    assert (3, "layers.0: Linear(5 -> 4)") in found and (3, "layers.1: ReLU()") in found
+
+
 def test_draw_graph_renders_valid_svg_png_and_pdf(tmp_path: Any) -> None:
     model = MLP([3, 4, 2])
     loss = mlp_loss(model, 3)
@@ -235,6 +258,7 @@ def test_missing_dot_error_says_how_to_install(tmp_path: Any, monkeypatch: Any) 
     with pytest.raises(viz.DotNotFoundError) as e:
         dot.pipe(format="svg")
     msg = str(e.value)
+    assert isinstance(e.value, graphviz.ExecutableNotFound)  # code catching graphviz's works
     for hint in ("apt-get install graphviz", "conda install graphviz", "brew install graphviz"):
         assert hint in msg
     with pytest.raises(viz.DotNotFoundError):
@@ -318,6 +342,9 @@ def test_gradient_colour_follows_a_log_scale_with_a_legend() -> None:
 
     # vanishing gradients: the first layer's weight is darker than the last one's
     assert lum("layers.0.weight") < lum("layers.10.weight")
+    # a fixed range (to compare drawings) sets the legend's ends
+    fixed = viz.draw_graph(loss, params=model, grad_range=(1e-9, 1.0)).source
+    assert ">1e-10<" in fixed and ">1e-4<" in fixed and ">1e0<" in fixed
     assert sum(1 for a in ops_of(nodes) if nodes[a]["fillcolor"] != style.NO_GRAD_FILL) > 10
 
 
@@ -394,12 +421,52 @@ def test_show_values_shows_micrograd_style_data_and_grad() -> None:
     assert "<B>L</B> = <B>Add</B>(•, const)" in src
 
 
+class Spec(NamedTuple):
+    """A non-tensor argument of an op that numpy cannot turn into an array."""
+
+    rows: np.ndarray
+    label: str
+
+
+class Scale(tg.Function):
+    """z = x * factor (with an odd positional argument, kept by save_inputs)"""
+
+    save_inputs = True
+
+    @staticmethod
+    def forward(ctx: Any, x: np.ndarray, spec: Spec, factor: float = 1.0, **kw: Any) -> Any:
+        ctx.factor = factor
+        ctx.rows = spec.rows
+        return x * factor
+
+    @staticmethod
+    def backward(ctx: Any, g: Any) -> Any:
+        return g * ctx.factor, None
+
+
+def test_draw_graph_copes_with_any_op_arguments() -> None:
+    x = leaf([1.0, 2.0, 3.0], "x")
+    weird = {"tag": object(), "names": ["a", "b"], "mask": np.array([True, False, True])}
+    y = Scale.apply(x, Spec(np.arange(3), "rows"), factor=2.0, **weird).sum()
+    for before in (True, False):  # before, and after backward released the saved values
+        dot = viz.draw_graph(y, show_values=True, show_saved=True)
+        nodes, _ = parse(dot)
+        label = nodes[next(n for n, o in ops_of(nodes).items() if o == "Scale")]["label"]
+        assert ("Scale</B>(•, Spec)" if before else "Scale</B>(•, const)") in label
+        assert "factor=2.0" in label and "mask=bool(3,)" in label
+        ET.fromstring(dot.pipe(format="svg"))
+        if before:
+            y.backward()
+
+
 def test_draw_graph_rejects_bad_arguments() -> None:
     a = leaf(1.0, "a")
     with pytest.raises(ValueError, match="rankdir"):
         viz.draw_graph(a, rankdir="XY")
     with pytest.raises(ValueError, match="max_nodes"):
         viz.draw_graph(a, max_nodes=0)
+    with pytest.raises(ValueError, match="grad_range"):
+        viz.draw_graph(a, grad_range=(1.0, 1e-3))
     with pytest.raises(TypeError, match="Tensor"):
         viz.draw_graph([a, 3])  # type: ignore[list-item]
     with pytest.raises(TypeError, match="single Tensor"):

@@ -8,6 +8,7 @@ and puts the gradient colour on the op that produced the value. Leaves are separ
 
 from __future__ import annotations
 
+import math
 from collections import Counter
 from collections.abc import Sequence
 from typing import Any
@@ -36,6 +37,7 @@ def draw_graph(
     rankdir: str = "LR",
     max_nodes: int = 500,
     collapse: bool = True,
+    grad_range: tuple[float, float] | None = None,
 ) -> Any:
     """Draw the graph that produced ``root`` (a Tensor or a list of them) as a Digraph.
 
@@ -50,6 +52,8 @@ def draw_graph(
         rankdir: "LR" (data flows left to right), "TB", "RL" or "BT".
         max_nodes: draw at most this many nodes; the rest is summarised in one node.
         collapse: fold long runs of a repeated op pattern into one summary node.
+        grad_range: (low, high) mean |grad| for the colour scale's ends, to compare
+            drawings (e.g. sigmoid vs ReLU); default: the decades this graph spans.
 
     Returns:
         a ``graphviz.Digraph``: ``.source``, ``.pipe(format="svg")``, ``.render()``, or
@@ -63,9 +67,12 @@ def draw_graph(
         raise ValueError(f"draw_graph: rankdir must be LR, RL, TB or BT, got {rankdir!r}")
     if max_nodes < 1:
         raise ValueError(f"draw_graph: max_nodes must be >= 1, got {max_nodes}")
-    return _Drawing(roots, params, show_grads, show_values, show_saved, rankdir).build(
-        max_nodes, collapse
-    )
+    if grad_range is not None and not 0 < grad_range[0] < grad_range[1] < math.inf:
+        raise ValueError(
+            f"draw_graph: grad_range must be (low, high), 0 < low < high, got {grad_range}"
+        )
+    drawing = _Drawing(roots, params, show_grads, show_values, show_saved, rankdir)
+    return drawing.build(max_nodes, collapse, grad_range)
 
 
 class _Drawing:
@@ -137,7 +144,7 @@ class _Drawing:
                 self.stats[id(k)] = summarize(t.grad)
 
     # ------------------------------------------------------------------ plan
-    def build(self, max_nodes: int, collapse: bool) -> Any:
+    def build(self, max_nodes: int, collapse: bool, grad_range: tuple[float, float] | None) -> Any:
         plan = make_plan(
             self.order, self.keys, self.consumers, set(self.names), max_nodes, collapse
         )
@@ -157,7 +164,7 @@ class _Drawing:
             for m in ((u.members[0], u.members[-1]) if isinstance(u, Run) else (u,))
             if (st := self.stats.get(id(m))) is not None
         ]
-        self.scale = S.GradScale([st.mean_abs for st in shown if st.finite])
+        self.scale = S.GradScale([st.mean_abs for st in shown if st.finite], grad_range)
         self.colour = bool(shown)
         clusters: dict[int | None, list[tuple[str, dict[str, str]]]] = {}
         for name, item in zip([f"n{i}" for i in range(len(drawn))], drawn):

@@ -18,8 +18,18 @@ INSTALL_DOT = (
 )
 
 
-class DotNotFoundError(RuntimeError):
-    """Graphviz's ``dot`` executable is missing; the message says how to install it."""
+try:  # subclass graphviz's own error, so `except graphviz.ExecutableNotFound` still works
+    from graphviz import ExecutableNotFound as _NotFound
+except ImportError:  # pragma: no cover - without graphviz nothing can raise it anyway
+    _NotFound = RuntimeError  # type: ignore[assignment,misc]
+
+
+class DotNotFoundError(_NotFound):  # type: ignore[misc,valid-type]
+    """Graphviz's ``dot`` executable is missing; the message says how to install it.
+    A ``graphviz.ExecutableNotFound`` (and so a ``RuntimeError``)."""
+
+    def __init__(self, message: str) -> None:
+        RuntimeError.__init__(self, message)
 
 
 def import_graphviz() -> Any:

@@ -60,17 +60,22 @@ def _ink_for(rgb: Sequence[float]) -> str:
 
 
 class GradScale:
-    """Maps mean |grad| to a colour on a log10 scale spanning the decades seen in a graph."""
+    """Maps mean |grad| to a colour on a log10 scale spanning the decades seen in a graph
+    (or the fixed ``span``, to compare drawings); values outside it get the end colours."""
 
-    def __init__(self, values: Sequence[float]) -> None:
+    def __init__(self, values: Sequence[float], span: tuple[float, float] | None = None) -> None:
         pos = [v for v in values if v > 0 and math.isfinite(v)]
-        if pos:
+        if span is not None:
+            lo, hi = math.floor(math.log10(span[0])), math.ceil(math.log10(span[1]))
+        elif pos:
             lo, hi = math.floor(math.log10(min(pos))), math.ceil(math.log10(max(pos)))
         else:
             lo, hi = -1, 0
         if hi - lo < 2:  # at least two decades, so a lone value does not look extreme
             lo = hi - 2
-        self.lo, self.hi = lo, hi
+        # legend ticks every `step` decades, at most 7 of them, both ends included
+        self.step = math.ceil((hi - lo) / 6)
+        self.lo, self.hi = hi - self.step * math.ceil((hi - lo) / self.step), hi
 
     def colour(self, st: GradStats | None) -> tuple[str, str] | None:
         """(fill, font colour) for a gradient summary; None when there is nothing to show."""
@@ -85,9 +90,7 @@ class GradScale:
 
     def legend(self) -> str:
         """An HTML-like table: the colour bar with its decades, NaN/Inf and 'no grad'."""
-        decades = list(range(self.lo, self.hi + 1))
-        if len(decades) > 7:  # both ends and evenly spaced decades between them
-            decades = sorted({decades[round(i * (len(decades) - 1) / 5)] for i in range(6)})
+        decades = list(range(self.lo, self.hi + 1, self.step))
         n = len(decades)
         cells = []
         labels = []

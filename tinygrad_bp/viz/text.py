@@ -39,7 +39,11 @@ def fmt_dtype(dtype: Any) -> str:
 
 def fmt_value(a: Any) -> str:
     """A short summary of an array: its value when small, else mean and range."""
+    if not isinstance(a, (np.ndarray, np.generic, int, float, bool)):
+        return type(a).__name__
     arr = np.asarray(a)
+    if arr.dtype.kind not in "biuf":
+        return f"{arr.dtype} {fmt_shape(arr.shape)}"
     if arr.size == 0:
         return "empty"
     if arr.size <= 3:
@@ -141,6 +145,17 @@ def saved_text(n: Any) -> str:
     return f"saved {shapes} · {size}"
 
 
+def fmt_const(a: Any) -> str:
+    """A non-graph input of an op: a number's value, an array's shape, else its type."""
+    if a is None:
+        return "const"  # not saved by the op, or released by backward
+    if isinstance(a, (np.ndarray, np.generic, int, float, bool)):
+        arr = np.asarray(a)
+        if arr.dtype.kind in "biuf":
+            return fmt_value(arr) if arr.size == 1 else fmt_shape(arr.shape)
+    return type(a).__name__
+
+
 def op_header(n: Any) -> str:
     """An op node's first line (HTML-like markup): ``Sum axis=(1,)``, constants in place:
     ``Sub(1, •)`` (• marks graph inputs; ``const`` once backward released the value)."""
@@ -152,11 +167,7 @@ def op_header(n: Any) -> str:
                 args.append("•")
                 continue
             a = n.inputs[i] if n.inputs is not None and i < len(n.inputs) else None
-            if a is None:
-                args.append("const")
-            else:
-                a = np.asarray(a)
-                args.append(fmt_value(a) if a.size == 1 else fmt_shape(a.shape))
+            args.append(fmt_const(a))
         head += esc("(" + ", ".join(args) + ")")
     kw = kwargs_text(n.kwargs)
     if kw:
