@@ -36,6 +36,7 @@ from tinygrad_bp.ops import (
 )
 from tinygrad_bp.gradcheck import GradcheckError, gradcheck, gradgradcheck
 from tinygrad_bp.anomaly import detect_anomaly, set_detect_anomaly
+from tinygrad_bp.viz import draw_graph
 
 __version__ = "0.1.0"
 
@@ -46,6 +47,7 @@ __all__ = [
     "arange",
     "concatenate",
     "detect_anomaly",
+    "draw_graph",
     "enable_grad",
     "eye",
     "full",

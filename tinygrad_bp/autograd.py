@@ -143,6 +143,7 @@ class Function:
 
     save_inputs: bool | str = False
     save_output = False
+    saved_attrs: tuple[str, ...] = ()  # op-specific arrays on ctx that backward releases
 
     # node state, set by apply; class-level defaults keep apply short
     parents: tuple[Any, ...] = ()  # per input: its node, the leaf Tensor, or None (no grad)
@@ -683,6 +684,9 @@ def run_backward(
                 ctx.saved_tensors = None
                 ctx.released = True
                 ctx.special = True
+                if fn.saved_attrs:
+                    for name in fn.saved_attrs:
+                        setattr(ctx, name, None)
     finally:
         _state.grad_enabled = prev_mode
     return captured if want is not None else None

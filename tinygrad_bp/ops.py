@@ -424,6 +424,7 @@ class Where(Function):
     """z = x where cond else y;  dz/dx = cond, dz/dy = not cond (cond is a constant)"""
 
     hint = _BROADCAST_HINT
+    saved_attrs = ("cond",)
 
     @staticmethod
     def forward(ctx: Any, cond: np.ndarray, x: np.ndarray, y: np.ndarray) -> np.ndarray:
