@@ -52,11 +52,15 @@ sysdeps:
 demo: venv sysdeps
 	$(PY) -m tinygrad_bp train --out runs/demo
 
+# One BLAS/OpenMP thread: the tests use small arrays, where threads on a 2-core machine only
+# contend (a 784-100-10 step is ~10x slower with two busy BLAS threads than with one).
+THREADS := OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1
+
 test: venv sysdeps
-	HYPOTHESIS_PROFILE=$${HYPOTHESIS_PROFILE:-ci} $(PY) -m pytest $(PYTEST_PATHS) $(PYTEST_ARGS)
+	HYPOTHESIS_PROFILE=$${HYPOTHESIS_PROFILE:-ci} $(THREADS) $(PY) -m pytest $(PYTEST_PATHS) $(PYTEST_ARGS)
 
 test-thorough: venv sysdeps
-	HYPOTHESIS_PROFILE=thorough $(PY) -m pytest $(PYTEST_PATHS) $(PYTEST_ARGS)
+	HYPOTHESIS_PROFILE=thorough $(THREADS) $(PY) -m pytest $(PYTEST_PATHS) $(PYTEST_ARGS)
 
 lint: venv
 	$(VENV)/bin/ruff check .

@@ -116,3 +116,45 @@ def test_node_with_a_hundred_thousand_consumers():
         total = total + x * float(i % 3)
     total.sum().backward()
     assert x.grad.data.tolist() == [float(sum(i % 3 for i in range(100_000)))]
+
+
+def test_training_784_100_10_for_1000_steps_keeps_peak_memory_flat():
+    from tinygrad_bp import nn, optim
+    from tinygrad_bp.nn import functional as F
+
+    rng = np.random.default_rng(2)
+    model = nn.Sequential(nn.Linear(784, 100, rng=rng), nn.Sigmoid(), nn.Linear(100, 10, rng=rng))
+    opt = optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+    x = Tensor(rng.random((16, 784), dtype=np.float32))
+    y = rng.integers(0, 10, 16)
+    probes: list[weakref.ref] = []
+
+    def step(probe=False):
+        opt.zero_grad()
+        logits = model(x)
+        loss = F.cross_entropy(logits, y)
+        if probe:
+            probes.extend([weakref.ref(logits), weakref.ref(loss)])
+        loss.backward()
+        opt.step()
+
+    for _ in range(2000):  # warm-up: Python's free lists fill (tracemalloc counts them)
+        step()
+    tracemalloc.start()
+    try:
+        for _ in range(300):
+            step()
+        _, peak_early = tracemalloc.get_traced_memory()
+        tracemalloc.reset_peak()
+        for _ in range(1000):
+            step()
+        _, peak_late = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak_late <= peak_early + 16_384
+    gc.disable()
+    try:
+        step(probe=True)
+        assert all(p() is None for p in probes)
+    finally:
+        gc.enable()
