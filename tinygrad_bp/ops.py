@@ -386,6 +386,14 @@ class Pow(Function):
         return gx, gy
 
 
+def _pick_backward(ctx: Any, g: Any, x_wins: Any) -> Any:
+    """Backward of an elementwise max/min: the winner gets g, ties share it half and half."""
+    x, y = (_arr(a) for a in ctx.inputs)
+    share = np.where(x_wins(x, y), 1.0, np.where(x == y, 0.5, 0.0)).astype(_dtype_of(g))
+    nx, ny = ctx.needs_input_grad
+    return (g * share if nx else None), (g * (1.0 - share) if ny else None)
+
+
 class Maximum(Function):
     """z = max(x, y);  dz/dx = 1 where x > y, dz/dy = 1 where y > x; ties share 1/2 each"""
 
@@ -398,9 +406,7 @@ class Maximum(Function):
 
     @staticmethod
     def backward(ctx: Any, g: Any) -> Any:
-        x, y = (_arr(a) for a in ctx.inputs)
-        mx = np.where(x > y, 1.0, np.where(x == y, 0.5, 0.0)).astype(_dtype_of(g))
-        return g * mx, g * (1.0 - mx)
+        return _pick_backward(ctx, g, np.greater)
 
 
 class Minimum(Function):
@@ -415,9 +421,7 @@ class Minimum(Function):
 
     @staticmethod
     def backward(ctx: Any, g: Any) -> Any:
-        x, y = (_arr(a) for a in ctx.inputs)
-        mx = np.where(x < y, 1.0, np.where(x == y, 0.5, 0.0)).astype(_dtype_of(g))
-        return g * mx, g * (1.0 - mx)
+        return _pick_backward(ctx, g, np.less)
 
 
 class Where(Function):
