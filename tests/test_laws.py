@@ -116,6 +116,80 @@ def test_grad_accepts_scalar_grad_outputs() -> None:
     assert gx is not None and gx.item() == 2.0
 
 
+@given(graphs(), st.integers(0, 2**16))
+def test_accumulation_is_additive_under_create_graph(g: Graph, seed: int) -> None:
+    """With create_graph=True, .grad accumulates as a differentiable Tensor: the sum again."""
+    xs = _fresh(g)
+    v1, v2 = _upstream(g(*xs).shape, seed), _upstream(g(*xs).shape, seed + 1)
+    g(*xs).backward(v1, create_graph=True)
+    g(*xs).backward(v2, create_graph=True)
+    both = _grads(g(*xs), xs, np.asarray(v1 + v2))
+    for x, want in zip(xs, both):
+        got = np.zeros(x.shape) if x.grad is None else x.grad.data
+        np.testing.assert_allclose(got, want, rtol=1e-9, atol=1e-9)
+
+
+@given(graphs(), st.integers(0, 2**16))
+def test_gradient_of_several_outputs_is_the_sum(g: Graph, seed: int) -> None:
+    """grad([y1, y2, y1], x, [v1, v2, v3]) == grad(y1, v1 + v3) + grad(y2, v2): outputs may
+    repeat and share nodes."""
+    xs = _fresh(g)
+    y1 = g(*xs)
+    y2 = y1.tanh() * 0.5
+    v1, v2, v3 = (_upstream(y1.shape, seed + k) for k in range(3))
+    gs = tg.grad([y1, y2, y1], xs, grad_outputs=[v1, v2, v3], retain_graph=True, allow_unused=True)
+    want = [a + b for a, b in zip(_grads(y1, xs, v1 + v3), _grads(y2, xs, v2))]
+    for got, w, x in zip(gs, want, xs):
+        np.testing.assert_allclose(np.zeros(x.shape) if got is None else got.data, w, atol=1e-9)
+
+
+@given(graphs(), st.floats(-2.0, 2.0, allow_subnormal=False))
+def test_hooks_see_and_replace_the_gradient(g: Graph, scale: float) -> None:
+    """A hook on a leaf sees its gradient; the gradient it returns is what accumulates."""
+    xs = _fresh(g)
+    out = g(*xs)
+    v = _upstream(out.shape, 3)
+    plain = _grads(out, xs, v)
+    seen: list[np.ndarray] = []
+    for x in xs:
+        x.register_hook(lambda gr: seen.append(gr.data.copy()) or gr * scale)
+    g(*xs).backward(v)
+    for x, p in zip(xs, plain):
+        np.testing.assert_allclose(np.zeros(x.shape) if x.grad is None else x.grad.data, scale * p)
+    assert all(any(np.array_equal(s, p) for s in seen) for p in plain if np.any(p))
+
+
+def test_leaf_grads_are_private_writeable_arrays() -> None:
+    """Fan-out hands the same upstream array to several inputs: each leaf must get its own
+    writeable copy, or accumulating into one would change the others."""
+    a = Tensor(np.ones(3), requires_grad=True)
+    b = Tensor(np.ones(3), requires_grad=True)
+    c = Tensor(np.ones((2, 3)), requires_grad=True)
+    up = np.arange(3.0)
+    for _ in range(2):
+        (a + b + a.broadcast_to((2, 3)).sum(axis=0) * 0 + c.sum(axis=0)).backward(up)
+    grads = [t.grad.data for t in (a, b, c)]  # type: ignore[union-attr]
+    np.testing.assert_array_equal(grads[0], 2 * up)
+    np.testing.assert_array_equal(grads[1], 2 * up)
+    np.testing.assert_array_equal(grads[2], np.broadcast_to(2 * up, (2, 3)))
+    for i, gi in enumerate(grads):
+        assert gi.flags.writeable
+        assert not np.shares_memory(gi, up)
+        for gj in grads[i + 1 :]:
+            assert not np.shares_memory(gi, gj)
+
+
+def test_accumulation_into_a_user_set_read_only_grad() -> None:
+    x = Tensor(np.array([1.0, 2.0]), requires_grad=True)
+    start = np.array([10.0, 20.0])
+    start.flags.writeable = False
+    x.grad = Tensor(start)
+    (x * 3.0).sum().backward()
+    assert x.grad is not None
+    np.testing.assert_array_equal(x.grad.data, [13.0, 23.0])
+    np.testing.assert_array_equal(start, [10.0, 20.0])
+
+
 @given(graphs())
 def test_random_graphs_match_finite_differences(g: Graph) -> None:
     assert_gradients_match(g, *g.inputs)
@@ -222,3 +296,26 @@ def test_broadcast_gradients_sum_the_broadcast_grad(
     assert x.grad is not None and x.grad.shape == a.shape
     np.testing.assert_allclose(x.grad.data, _sum_to(big, a.shape).reshape(a.shape), rtol=1e-12)
     np.testing.assert_allclose(x.grad.data.sum(), big.sum(), rtol=1e-9, atol=1e-12)
+
+
+class _SumAll(tg.Function):
+    """A toy sum whose backward returns the 0-d upstream gradient as it is."""
+
+    @staticmethod
+    def forward(ctx: object, x: np.ndarray) -> np.ndarray:
+        return np.asarray(x.sum())
+
+    @staticmethod
+    def backward(ctx: object, g: np.ndarray) -> np.ndarray:
+        return g  # lower rank than the input: the engine broadcasts it up
+
+
+@given(arrays(shapes(1, 3, 1, 3)), st.floats(-3.0, 3.0, allow_subnormal=False))
+def test_a_lower_rank_gradient_is_broadcast_up_to_the_input(a: np.ndarray, v: float) -> None:
+    x = Tensor(a, requires_grad=True)
+    _SumAll.apply(x).backward(np.array(v))
+    assert x.grad is not None and x.grad.shape == a.shape and x.grad.data.flags.writeable
+    np.testing.assert_array_equal(x.grad.data, np.full(a.shape, v))
+    (gx,) = tg.grad(_SumAll.apply(x) * 2.0, [x], create_graph=True)
+    assert gx is not None
+    np.testing.assert_array_equal(gx.data, np.full(a.shape, 2.0))

@@ -4,11 +4,13 @@ readable message, so hypothesis can shrink a failing example and pytest can show
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
+from tinygrad_bp.autograd import grad
 from tinygrad_bp.gradcheck import GradcheckError, gradcheck, gradgradcheck
 from tinygrad_bp.tensor import Tensor
 
@@ -38,6 +40,53 @@ def _describe(inputs: tuple[Any, ...]) -> str:
     return "\n".join(parts)
 
 
+def _named(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """``MyOp.apply`` is a bound classmethod named ``Function.apply``: give it its class's name."""
+    owner = getattr(fn, "__self__", None)
+    if inspect.ismethod(fn) and isinstance(owner, type):
+        name = f"{owner.__name__}.{fn.__name__}"
+
+        def call(*args: Any) -> Any:
+            return fn(*args)
+
+        call.__qualname__ = call.__name__ = name
+        return call
+    return fn
+
+
+def _outputs(out: Any) -> tuple[Tensor, ...]:
+    return tuple(out) if isinstance(out, (tuple, list)) else (out,)
+
+
+def _check_graph_values(fn: Callable[..., Any], xs: list[Any], atol: float, rtol: float) -> None:
+    """create_graph=True runs the backward formulas on Tensors: their first derivatives must be
+    the ones the fast ndarray path gives (gradgradcheck only differentiates them)."""
+    ins = [
+        Tensor(np.array(x.data, dtype=np.float64), requires_grad=True)
+        if isinstance(x, Tensor) and x.requires_grad
+        else x
+        for x in xs
+    ]
+    wrt = [x for x in ins if isinstance(x, Tensor) and x.requires_grad]
+    outs = [o for o in _outputs(fn(*ins)) if o.requires_grad]
+    if not wrt or not outs:
+        return
+    rng = np.random.default_rng(0)
+    vs = [rng.standard_normal(o.shape) for o in outs]
+    plain = grad(outs, wrt, grad_outputs=vs, retain_graph=True, allow_unused=True)
+    graphed = grad(outs, wrt, grad_outputs=vs, create_graph=True, allow_unused=True)
+    for i, (p, q) in enumerate(zip(plain, graphed)):
+        a = np.zeros(wrt[i].shape) if p is None else p.data
+        b = np.zeros(wrt[i].shape) if q is None else q.data
+        if a.shape != b.shape or not np.allclose(a, b, rtol=rtol * 1e-3, atol=atol * 1e-3):
+            diff = np.max(np.abs(a - b)) if a.shape == b.shape else f"shapes {a.shape} vs {b.shape}"
+            raise GradcheckError(
+                f"{getattr(fn, '__qualname__', fn)}: the gradient of input {i} differs between "
+                f"create_graph=False and create_graph=True (max abs difference {diff}): the "
+                "backward's Tensor path and its ndarray path disagree"
+            )
+
+
 def _check(
     check: Callable[..., bool],
     fn: Callable[..., Any],
@@ -48,7 +97,10 @@ def _check(
     max_elements: int | None,
 ) -> None:
     xs = _grad_inputs(inputs)
+    fn = _named(fn)
     try:
+        if check is gradgradcheck:
+            _check_graph_values(fn, xs, atol, rtol)
         check(fn, xs, eps=eps, atol=atol, rtol=rtol, max_elements=max_elements)
     except GradcheckError as e:
         raise GradcheckError(f"{e}\n{_describe(inputs)}") from None
@@ -87,8 +139,10 @@ def assert_second_order_match(
 ) -> None:
     """Assert that second derivatives agree with finite differences of the gradient
     (``tg.gradgradcheck``: the vector-Jacobian product ``grad(fn(x), x, v)`` with
-    ``create_graph=True`` for a fixed random ``v`` is checked like a function). Same arguments
-    and errors as ``assert_gradients_match``."""
+    ``create_graph=True`` for a fixed random ``v`` is checked like a function), after checking
+    that ``create_graph=True`` gives the same first derivatives as the plain backward (a
+    backward's Tensor branch can differ from its ndarray branch). Same arguments and errors as
+    ``assert_gradients_match``."""
     _check(gradgradcheck, fn, inputs, eps, atol, rtol, max_elements)
 
 
