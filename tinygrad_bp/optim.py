@@ -103,11 +103,15 @@ class Optimizer:
                 loss = closure()
         with no_grad():
             for group in self.param_groups:
-                for p in group["params"]:
-                    if p.grad is not None:
-                        self._update(p, p.grad.data, group)
-                        bump_version(p)
+                self._update_group(group)
         return loss
+
+    def _update_group(self, group: dict[str, Any]) -> None:
+        """Update the parameters of one group that have a gradient (and bump their version)."""
+        for p in group["params"]:
+            if p.grad is not None:
+                self._update(p, p.grad.data, group)
+                bump_version(p)
 
     def _update(self, p: Tensor, g: np.ndarray, group: dict[str, Any]) -> None:
         raise NotImplementedError
@@ -244,31 +248,36 @@ class SGD(Optimizer):
         if group["nesterov"] and (group["momentum"] <= 0 or group["dampening"] != 0):
             raise ValueError("SGD: Nesterov momentum requires a momentum > 0 and zero dampening")
 
-    def _update(self, p: Tensor, g: np.ndarray, group: dict[str, Any]) -> None:
-        wd, m = group["weight_decay"], group["momentum"]
-        if group["maximize"]:
-            g = -g
-        if wd:
-            g = g + wd * p.data
-        if m:
-            st = self.state.setdefault(p, {})
-            buf = st.get("momentum_buffer")
-            if buf is None:
-                buf = st["momentum_buffer"] = np.array(g, dtype=p.dtype, copy=True)
-            else:
-                np.multiply(buf, m, out=buf)
-                d = group["dampening"]
-                if d:
-                    buf += (1.0 - d) * g
+    def _update_group(self, group: dict[str, Any]) -> None:
+        # the hot loop of most training runs: options read once per group, updates in place
+        lr, wd, m, damp = group["lr"], group["weight_decay"], group["momentum"], group["dampening"]
+        nesterov, maximize = group["nesterov"], group["maximize"]
+        state = self.state
+        for p in group["params"]:
+            gt = p.grad
+            if gt is None:
+                continue
+            g, data = gt.data, p.data
+            if maximize:
+                g = -g
+            if wd:
+                g = g + wd * data
+            if m:
+                st = state.get(p)
+                buf = None if st is None else st.get("momentum_buffer")
+                if buf is None:
+                    buf = np.array(g, dtype=data.dtype, copy=True)  # the first g, undamped
+                    state.setdefault(p, {})["momentum_buffer"] = buf
                 else:
-                    np.add(buf, g, out=buf)
-            if group["nesterov"]:
-                g = g + m * buf
-            else:
-                g = buf
-        lr = group["lr"]
-        if lr:
-            p.data -= lr * g if lr != 1.0 else g
+                    np.multiply(buf, m, out=buf)
+                    if damp:
+                        buf += (1.0 - damp) * g
+                    else:
+                        np.add(buf, g, out=buf)
+                g = g + m * buf if nesterov else buf
+            if lr:
+                data -= lr * g
+            bump_version(p)
 
 
 class Adam(Optimizer):

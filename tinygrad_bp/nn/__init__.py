@@ -357,13 +357,14 @@ class Linear(Module):
         """x: (..., in_features) -> (..., out_features)."""
         if not isinstance(x, Tensor):
             x = Tensor(x)
-        if x.ndim == 0 or x.shape[-1] != self.in_features:
+        shape = x.data.shape
+        if len(shape) == 2 and shape[1] == self.in_features:
+            return functional.Affine.apply(x, self.weight, self.bias)  # one fused op
+        if not shape or shape[-1] != self.in_features:
             raise ValueError(
-                f"Linear({self.extra_repr()}): input of shape {x.shape} should have "
+                f"Linear({self.extra_repr()}): input of shape {shape} should have "
                 f"{self.in_features} features in its last axis"
             )
-        if x.ndim == 2:
-            return functional.Affine.apply(x, self.weight, self.bias)  # one fused op
         y = x @ self.weight  # 1-D or batched inputs: composed from Tensor ops
         return y if self.bias is None else y + self.bias
 

@@ -188,6 +188,12 @@ class Affine(Function):
     def backward(ctx: Any, g: Any) -> Any:
         x, w, _ = ctx.inputs
         nx, nw, nb = ctx.needs_input_grad
+        if type(g) is np.ndarray:  # the usual case: straight to BLAS and the ufunc
+            return (
+                np.dot(g, w.T) if nx else None,
+                np.dot(x.T, g) if nw else None,
+                _SUM(g, axis=0) if nb else None,
+            )
         return (g @ w.T if nx else None), (x.T @ g if nw else None), (g.sum(axis=0) if nb else None)
 
 
