@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import torch  # the `torch` extra (CI installs torch==2.13.0); never skipped
 
 import tinygrad_bp as tg
 from tinygrad_bp import nn, optim
 from tinygrad_bp.nn import functional as F
 from tinygrad_bp.nn.utils import clip_grad_norm_
 
-torch = pytest.importorskip("torch")  # CI installs torch==2.13.0: this never skips there
 TF = torch.nn.functional
 pytestmark = pytest.mark.torch
 
