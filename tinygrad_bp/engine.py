@@ -1,0 +1,459 @@
+"""The backward engine: topological order, the chain-rule walk (``backward``, ``grad``),
+gradient accumulation, hooks, and the create_graph view of a node."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any
+
+import numpy as np
+
+from tinygrad_bp.autograd import (
+    Function,
+    _anomaly_backward,
+    _clock,
+    _new,
+    _state,
+    bump_version,
+    sum_to,
+)
+from tinygrad_bp.tensor import Tensor, _make
+
+__all__ = ["backward", "grad", "once_differentiable", "register_hook", "run_backward", "toposort"]
+
+
+# --------------------------------------------------------------------------- graph walk
+# The graph holds nodes (Function instances) and leaf Tensors; intermediate Tensors are not
+# kept by it, so their arrays are freed as soon as no user variable or saved value needs them.
+def toposort(roots: Iterable[Any]) -> list[Any]:
+    """Nodes and leaf Tensors reachable from ``roots`` (nodes or leaves), each before its
+    inputs: the order backward runs in. Explicit stack: no recursion limit; a node is marked
+    visited when it is expanded, not when it is pushed."""
+    order: list[Any] = []
+    visited: set[int] = set()
+    stack: list[Any] = []
+    for r in roots:
+        stack.append(r)
+        stack.append(None)
+    # the stack holds pairs (item, marker): marker None = expand, True = emit
+    while stack:
+        done = stack.pop()
+        n = stack.pop()
+        if done is not None:
+            order.append(n)
+            continue
+        key = id(n)
+        if key in visited:
+            continue
+        visited.add(key)
+        stack.append(n)
+        stack.append(True)
+        if type(n) is not Tensor:
+            for p in n.parents:
+                if p is not None and id(p) not in visited:
+                    stack.append(p)
+                    stack.append(None)
+    order.reverse()
+    return order
+
+
+class _GraphCtx:
+    """The context as a ``create_graph=True`` backward sees it: inputs and output as Tensors."""
+
+    def __init__(self, ctx: Function) -> None:
+        self._ctx = ctx
+        out = None
+        if ctx.out is not None:  # the output, connected to this very node
+            out = _make(ctx.out, True)
+            out._ctx = ctx
+        self.out = out
+        self.inputs = ctx.src
+
+    @property
+    def saved_tensors(self) -> tuple[Any, ...]:
+        ctx = self._ctx
+        by_id = {id(t.data): t for t in ctx.src or () if isinstance(t, Tensor)}
+        if self.out is not None:
+            by_id[id(self.out.data)] = self.out
+        return tuple(by_id.get(id(a), a) for a in ctx.saved_tensors or ())
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._ctx, name)
+
+
+class _NotTwiceDifferentiable(Function):
+    """Stands for a gradient that a backward computed with numpy under create_graph=True."""
+
+    origin = ""
+
+    @staticmethod
+    def backward(ctx: Any, g: Any) -> Any:
+        raise RuntimeError(
+            f"{ctx.origin}: its backward computed gradients with numpy arrays, so it is only "
+            "once differentiable; write the backward with operations that Tensors support "
+            "(see Function's docs) to take a second derivative through it"
+        )
+
+
+def once_differentiable(backward: Callable[..., Any]) -> Callable[..., Any]:
+    """Mark a ``Function.backward`` written with numpy: under ``create_graph=True`` it still
+    gets arrays, and taking a second derivative through it raises a clear error.
+
+    Use it below ``@staticmethod``::
+
+        @staticmethod
+        @tg.once_differentiable
+        def backward(ctx, g): ...
+    """
+    backward.once_differentiable = True  # type: ignore[attr-defined]
+    return backward
+
+
+def _graph_backward(fn: type[Function], ctx: Function, g: Any) -> Any:
+    """Run a backward under create_graph=True: with Tensors, unless marked once_differentiable."""
+    if getattr(fn.backward, "once_differentiable", False):
+        return fn.backward(ctx, g.data if isinstance(g, Tensor) else g)
+    try:
+        return fn.backward(_GraphCtx(ctx), g)
+    except TypeError as e:
+        if "__array_ufunc__" not in str(e) and "ufunc" not in str(e):
+            raise
+        raise TypeError(
+            f"{fn.__name__}.backward: under create_graph=True it receives Tensors instead of "
+            f"arrays, and a numpy function rejected them ({e}). Write it with operations that "
+            "Tensors support (+ - * / ** @ .sum .reshape .exp ...) to make it twice "
+            "differentiable, or decorate it with @tg.once_differentiable."
+        ) from e
+
+
+def _once_differentiable(arr: Any, ctx: Function) -> Tensor:
+    node = _new(_NotTwiceDifferentiable)
+    node.origin = f"{type(ctx).__name__}.backward"
+    node.parents = tuple(p for p in ctx.parents if p is not None)
+    node.needs_input_grad = tuple(True for _ in node.parents)
+    a = np.asarray(arr)
+    node.oshape, node.odtype = a.shape, a.dtype
+    t = _make(a, True)
+    t._ctx = node
+    return t
+
+
+def _released_error(ctx: Function) -> RuntimeError:
+    return RuntimeError(
+        f"{type(ctx).__name__}: trying to backward through the graph a second time, but its "
+        "saved values were released by the first backward(). Pass retain_graph=True to the "
+        "first backward() (or tg.grad) to walk the same graph more than once."
+    )
+
+
+def _version_error(ctx: Function) -> RuntimeError:
+    shapes = [t.shape for t in ctx.src or () if isinstance(t, Tensor)]
+    return RuntimeError(
+        f"{type(ctx).__name__}: an input it saved for backward (shapes {shapes}) was modified "
+        "in place after the op ran, so its gradient would be wrong. Modify a copy instead "
+        "(build a new Tensor), or make the in-place change after backward()."
+    )
+
+
+def _run_hooks(
+    hooks: list[Callable[..., Any]], shape: tuple[int, ...], g: Any, create_graph: bool
+) -> Any:
+    for hook in list(hooks):
+        gt = g if isinstance(g, Tensor) else _make(g, False)
+        r = hook(gt)
+        if r is None:
+            continue
+        if not isinstance(r, Tensor):
+            r = _make(np.asarray(r), False)
+        if r.shape != shape:
+            raise ValueError(
+                f"register_hook: hook {getattr(hook, '__name__', hook)!r} returned a gradient of "
+                f"shape {r.shape} for a tensor of shape {shape}; return None or a same-shaped grad"
+            )
+        g = r if create_graph else r.data
+    return g
+
+
+def _accumulate(t: Tensor, g: Any, create_graph: bool, handed: set[int]) -> None:
+    """Add ``g`` into ``t.grad``; the first grad is stored without copying when the engine
+    made it (and gave it to no other tensor), later ones are added in place."""
+    if create_graph:
+        gt = g if isinstance(g, Tensor) else _make(g, False)
+        t.grad = gt if t.grad is None else t.grad + gt
+        return
+    if t.grad is None:
+        if (
+            type(g) is not np.ndarray
+            or not g.flags.writeable
+            or g.base is not None
+            or id(g) in handed
+        ):
+            g = np.array(g, dtype=t.data.dtype)
+        handed.add(id(g))
+        t.grad = _make(g, False)
+        return
+    old = t.grad.data
+    if old.shape == g.shape and old.flags.writeable and old.dtype == g.dtype:
+        np.add(old, g, out=old)
+        bump_version(t.grad)
+    else:
+        t.grad = _make(np.asarray(old + g, dtype=t.data.dtype), False)
+
+
+def _key(t: Tensor) -> Any:
+    return t if t._ctx is None else t._ctx
+
+
+def run_backward(
+    roots: Sequence[Tensor],
+    root_grads: Sequence[Any],
+    retain_graph: bool,
+    create_graph: bool,
+    inputs: Sequence[Tensor] | None = None,
+) -> dict[int, Any] | None:
+    """Walk the graph from ``roots`` once in topological order, applying the chain rule.
+
+    With ``inputs`` None, gradients accumulate into ``.grad`` of leaves (and of tensors that
+    called ``retain_grad``). Otherwise the gradients of ``inputs`` are returned by the id of
+    their node (or leaf) and no ``.grad`` changes.
+    """
+    starts = [_key(r) for r in roots]
+    order = toposort(starts)
+    grads: dict[int, Any] = {}
+    owned: set[int] = set()  # grads the engine allocated itself: safe to add into in place
+    for n, g in zip(starts, root_grads):
+        k = id(n)
+        grads[k] = g if k not in grads else grads[k] + g
+    want = None if inputs is None else {id(_key(t)) for t in inputs}
+    captured: dict[int, Any] = {}
+    handed: set[int] = set()
+    prev_mode = _state.grad_enabled
+    _state.grad_enabled = create_graph
+    anomaly = _state.anomaly
+    pop = grads.pop
+    get = grads.get
+    ndarray = np.ndarray
+    try:
+        for node in order:
+            key = id(node)
+            g = pop(key, None)
+            if g is None:
+                continue
+            if type(node) is Tensor:  # a leaf
+                if node._hooks:
+                    g = _run_hooks(node._hooks, node.shape, g, create_graph)
+                if want is None:
+                    _accumulate(node, g, create_graph, handed)
+                elif key in want:
+                    captured[key] = g
+                continue
+            ctx = node
+            if ctx.special or want is not None:  # hooks, retain_grad, released, tg.grad
+                if ctx.released:
+                    raise _released_error(ctx)
+                if ctx.hooks:
+                    g = _run_hooks(ctx.hooks, ctx.oshape, g, create_graph)
+                if want is not None:
+                    if key in want:
+                        captured[key] = g
+                        if len(captured) == len(want):
+                            break
+                elif ctx.retained is not None:
+                    rt = ctx.retained()
+                    if rt is not None:
+                        _accumulate(rt, g, create_graph, handed)
+            src = ctx.src
+            if src is not None and ctx.stamp != _clock[0]:
+                stamp = ctx.stamp
+                if any(isinstance(t, Tensor) and t._version > stamp for t in src):
+                    raise _version_error(ctx)
+            fn = type(ctx)
+            gs = _graph_backward(fn, ctx, g) if create_graph else fn.backward(ctx, g)
+            parents = ctx.parents
+            if type(gs) is not tuple:
+                gs = (gs,)
+            if len(gs) != len(parents):
+                raise RuntimeError(
+                    f"{fn.__name__}.backward returned {len(gs)} gradients for {len(parents)} inputs"
+                )
+            if anomaly:
+                _anomaly_backward(ctx, gs)
+            for p, gp in zip(parents, gs):
+                if p is None or gp is None:  # no grad wanted, or none given
+                    continue
+                if create_graph:
+                    if not isinstance(gp, Tensor):
+                        gp = _once_differentiable(gp, ctx)
+                elif type(gp) is not ndarray:
+                    gp = np.asarray(gp.data if isinstance(gp, Tensor) else gp)
+                if type(p) is Tensor:
+                    pshape = p.data.shape
+                    pdtype = p.data.dtype
+                else:
+                    pshape = p.oshape
+                    pdtype = p.odtype
+                if gp.shape != pshape:
+                    gp = sum_to(gp, pshape)
+                    if gp.shape != pshape:
+                        raise RuntimeError(
+                            f"{fn.__name__}.backward returned a gradient of shape {gp.shape} "
+                            f"for an input of shape {pshape}"
+                        )
+                if gp.dtype != pdtype:
+                    gp = gp.astype(pdtype)
+                pk = id(p)
+                prev = get(pk)
+                if prev is None:
+                    grads[pk] = gp
+                elif pk in owned:
+                    np.add(prev, gp, out=prev)
+                else:
+                    s = prev + gp
+                    grads[pk] = s
+                    if type(s) is ndarray:
+                        owned.add(pk)
+            if not retain_graph:
+                ctx.inputs = None
+                ctx.src = None
+                ctx.out = None
+                ctx.saved_tensors = None
+                ctx.released = True
+                ctx.special = True
+                if fn.saved_attrs:
+                    for name in fn.saved_attrs:
+                        setattr(ctx, name, None)
+    finally:
+        _state.grad_enabled = prev_mode
+    return captured if want is not None else None
+
+
+def _root_grad(t: Tensor, g: Any, create_graph: bool, where: str) -> Any:
+    if g is None:
+        if t.data.size != 1:
+            raise RuntimeError(
+                f"{where}: the output has shape {t.shape}; a gradient can be created implicitly "
+                "only for a one-element output. Pass grad= (an array of the output's shape), "
+                "or reduce the output first (e.g. loss.sum() or loss.mean())."
+            )
+        arr = np.array(1, dtype=t.data.dtype).reshape(t.shape)
+        return _make(arr, False) if create_graph else arr
+    if isinstance(g, Tensor):
+        gt = g
+    else:
+        gt = _make(np.array(g, dtype=t.data.dtype), False)
+    if gt.shape != t.shape:
+        raise ValueError(
+            f"{where}: grad has shape {gt.shape} but the output has shape {t.shape}; "
+            "pass a gradient of the output's shape"
+        )
+    if create_graph:
+        return gt
+    return np.array(gt.data, dtype=t.data.dtype)  # a copy the engine owns
+
+
+def _check_root(t: Tensor, i: int, where: str) -> None:
+    if not isinstance(t, Tensor):
+        raise TypeError(f"{where}: output {i} is a {type(t).__name__}, expected a Tensor")
+    if not t.requires_grad:
+        raise RuntimeError(
+            f"{where}: output {i} (shape {t.shape}) does not require grad and has no grad_fn: "
+            "no input of the computation has requires_grad=True, or it ran under no_grad()"
+        )
+
+
+def backward(
+    t: Tensor, grad: Any = None, retain_graph: bool = False, create_graph: bool = False
+) -> None:
+    """Accumulate d(t)/d(leaf) into every leaf's ``.grad`` (see ``Tensor.backward``)."""
+    _check_root(t, 0, "backward")
+    g = _root_grad(t, grad, create_graph, "backward")
+    run_backward((t,), (g,), retain_graph or create_graph, create_graph)
+
+
+def grad(
+    outputs: Tensor | Sequence[Tensor],
+    inputs: Tensor | Sequence[Tensor],
+    grad_outputs: Any = None,
+    retain_graph: bool | None = None,
+    create_graph: bool = False,
+    allow_unused: bool = False,
+) -> tuple[Tensor | None, ...]:
+    """Gradients of ``outputs`` with respect to ``inputs``, returned as a tuple; ``.grad``
+    attributes are left alone.
+
+    Args:
+        outputs: a Tensor or sequence of Tensors to differentiate.
+        inputs: the Tensors (leaves or intermediates) to differentiate with respect to.
+        grad_outputs: upstream gradients, one per output (None for one-element outputs).
+        retain_graph: keep saved values for another walk; defaults to ``create_graph``.
+        create_graph: record the backward pass so the results can be differentiated again.
+        allow_unused: return None for an input the outputs do not depend on instead of raising.
+    """
+    outs = (outputs,) if isinstance(outputs, Tensor) else tuple(outputs)
+    ins = (inputs,) if isinstance(inputs, Tensor) else tuple(inputs)
+    if grad_outputs is None or isinstance(
+        grad_outputs, (Tensor, np.ndarray, np.generic, int, float)
+    ):
+        gos = (grad_outputs,) * len(outs) if grad_outputs is None else (grad_outputs,)
+    else:
+        gos = tuple(grad_outputs)
+    if len(gos) != len(outs):
+        raise ValueError(f"grad: got {len(gos)} grad_outputs for {len(outs)} outputs")
+    for i, t in enumerate(ins):
+        if not isinstance(t, Tensor) or not t.requires_grad:
+            raise RuntimeError(f"grad: input {i} does not require grad; nothing to differentiate")
+    for i, t in enumerate(outs):
+        _check_root(t, i, "grad")
+    root_grads = [_root_grad(t, g, create_graph, "grad") for t, g in zip(outs, gos)]
+    if retain_graph is None:
+        retain_graph = create_graph
+    captured = run_backward(outs, root_grads, retain_graph, create_graph, inputs=ins)
+    assert captured is not None
+    result: list[Tensor | None] = []
+    for i, t in enumerate(ins):
+        g = captured.get(id(_key(t)))
+        if g is None:
+            if not allow_unused:
+                raise RuntimeError(
+                    f"grad: input {i} (shape {t.shape}) was not used to compute the outputs; "
+                    "pass allow_unused=True to get None for it"
+                )
+            result.append(None)
+        elif isinstance(g, Tensor):
+            result.append(g)
+        else:
+            result.append(_make(np.array(g, dtype=t.data.dtype), False))
+    return tuple(result)
+
+
+def register_hook(t: Tensor, fn: Callable[[Tensor], Tensor | None]) -> Any:
+    """Attach ``fn`` to ``t`` (to its node, for a non-leaf); see ``Tensor.register_hook``."""
+    if not callable(fn):
+        raise TypeError(f"register_hook: expected a callable, got {type(fn).__name__}")
+    if not t.requires_grad:
+        raise RuntimeError(
+            "register_hook: cannot register a hook on a tensor that doesn't require grad"
+        )
+    owner: Any = t if t._ctx is None else t._ctx
+    hooks = owner._hooks if owner is t else owner.hooks
+    if hooks is None:
+        hooks = []
+        if owner is t:
+            t._hooks = hooks
+        else:
+            owner.hooks = hooks
+            owner.special = True
+    hooks.append(fn)
+    return _HookHandle(hooks, fn)
+
+
+class _HookHandle:
+    """Returned by ``register_hook``; ``.remove()`` detaches the hook."""
+
+    def __init__(self, hooks: list[Callable[..., Any]], fn: Callable[..., Any]) -> None:
+        self._hooks = hooks
+        self._fn = fn
+
+    def remove(self) -> None:
+        if self._fn in self._hooks:
+            self._hooks.remove(self._fn)
