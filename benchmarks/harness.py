@@ -75,6 +75,7 @@ def interleave(
             t0 = time.perf_counter()
             fn()
             dt = time.perf_counter() - t0
+            fn = None
         n = 1 if not c.repeat_ok else int(min(1000, max(1, np.ceil(min_sample_s / max(dt, 1e-9)))))
         calls.append(n)
     results = [
@@ -95,6 +96,7 @@ def interleave(
                 dt = time.perf_counter() - t0
             finally:
                 gc.enable()
+            fn = None  # free this graph before the next case builds its own
             results[i].samples.append(dt / n * c.scale)
     return results
 
