@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import contextlib
+import itertools
 import threading
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
@@ -158,6 +159,7 @@ class Function:
     out: Any = None
     saved_tensors: tuple[Any, ...] | None = ()
     stamp = 0  # the modification clock when the inputs were saved
+    seq = 0  # creation number: a node is numbered after its inputs (the engine's order)
     oshape: tuple[int, ...] = ()
     odtype: Any = None
     kwargs: dict[str, Any] | None = None
@@ -190,7 +192,19 @@ class Function:
     def apply(cls, *args: Any, **kwargs: Any) -> Tensor:
         """Run the op on Tensors (other arguments pass through as constants)."""
         ctx = _new(cls)
-        arrays = [a.data if isinstance(a, Tensor) else a for a in args]
+        arrays = []
+        parents = []
+        needed = False
+        for a in args:
+            if isinstance(a, Tensor):
+                arrays.append(a.data)
+                if a.requires_grad:
+                    needed = True
+                    parents.append(a if a._ctx is None else a._ctx)
+                    continue
+            else:
+                arrays.append(a)
+            parents.append(None)
         try:
             out = cls.forward(ctx, *arrays, **kwargs)
         except (ValueError, TypeError, IndexError) as e:
@@ -198,28 +212,30 @@ class Function:
         if type(out) is not np.ndarray:
             out = np.asarray(out)
         st = _state
-        needs = tuple(isinstance(a, Tensor) and a.requires_grad for a in args)
-        if st.grad_enabled and any(needs):
+        if needed and st.grad_enabled:
             t = _make(out, True)
-            ctx.parents = tuple(_edge(a) if n else None for a, n in zip(args, needs))
-            ctx.needs_input_grad = needs
+            ctx.parents = tuple(parents)
+            ctx.needs_input_grad = tuple([p is not None for p in parents])
             ctx.oshape = out.shape
             ctx.odtype = out.dtype
+            ctx.seq = _next_seq()
             if kwargs:
                 ctx.kwargs = kwargs
             if cls.save_inputs:
-                if cls.save_inputs == "cross":  # each input is needed only for the other's grad
-                    keep = [any(n for j, n in enumerate(needs) if j != i) for i in range(len(args))]
+                if cls.save_inputs == "cross" and len(args) == 2:  # each for the other's grad
+                    n0, n1 = ctx.needs_input_grad
+                    ctx.src = (args[0] if n1 else None, args[1] if n0 else None)
+                    ctx.inputs = (arrays[0] if n1 else None, arrays[1] if n0 else None)
                 else:
-                    keep = [True] * len(args)
-                ctx.src = tuple(a if k else None for a, k in zip(args, keep))
-                ctx.inputs = tuple(a if k else None for a, k in zip(arrays, keep))
+                    ctx.src = args
+                    ctx.inputs = tuple(arrays)
                 ctx.stamp = _clock[0]
             elif ctx.saved_tensors:  # save_for_backward: keep the tensors to map them back
                 ctx.src = args
                 ctx.stamp = _clock[0]
-                if any(a is out for a in ctx.saved_tensors):
-                    ctx.out = out
+                for a in ctx.saved_tensors:
+                    if a is out:
+                        ctx.out = out
             if cls.save_output:
                 ctx.out = out
             t._ctx = ctx
@@ -248,6 +264,7 @@ class Function:
             ctx.needs_input_grad = _TRUE1
             ctx.oshape = out.shape
             ctx.odtype = out.dtype
+            ctx.seq = _next_seq()
             if cls.save_inputs:
                 ctx.src = (x,)
                 ctx.inputs = (xd,)
@@ -293,6 +310,7 @@ class Function:
             ctx.needs_input_grad = (nx, ny)
             ctx.oshape = out.shape
             ctx.odtype = out.dtype
+            ctx.seq = _next_seq()
             si = cls.save_inputs
             if si:
                 if si == "cross":  # x is needed only for y's grad and y only for x's
@@ -339,6 +357,7 @@ def _edge(t: Tensor) -> Any:
 
 
 _new = object.__new__
+_next_seq = itertools.count(1).__next__  # atomic under the GIL
 _TRUE1 = (True,)
 
 

@@ -4,6 +4,7 @@ gradient accumulation, hooks, and the create_graph view of a node."""
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
+from heapq import heappop, heappush
 from typing import Any
 
 import numpy as np
@@ -13,11 +14,12 @@ from tinygrad_bp.autograd import (
     _anomaly_backward,
     _clock,
     _new,
+    _next_seq,
     _state,
     bump_version,
     sum_to,
 )
-from tinygrad_bp.tensor import Tensor, _make
+from tinygrad_bp.tensor import Tensor, _make, const_of
 
 __all__ = ["backward", "grad", "once_differentiable", "register_hook", "run_backward", "toposort"]
 
@@ -131,6 +133,7 @@ def _once_differentiable(arr: Any, ctx: Function) -> Tensor:
     node.origin = f"{type(ctx).__name__}.backward"
     node.parents = tuple(p for p in ctx.parents if p is not None)
     node.needs_input_grad = tuple(True for _ in node.parents)
+    node.seq = _next_seq()
     a = np.asarray(arr)
     node.oshape, node.odtype = a.shape, a.dtype
     t = _make(a, True)
@@ -211,22 +214,34 @@ def run_backward(
     create_graph: bool,
     inputs: Sequence[Tensor] | None = None,
 ) -> dict[int, Any] | None:
-    """Walk the graph from ``roots`` once in topological order, applying the chain rule.
+    """Walk the graph from ``roots`` once, applying the chain rule node by node.
+
+    Nodes are numbered as they are created, and a node is always created after its inputs,
+    so taking the pending node with the highest number (a heap) runs each node once, after
+    all its consumers have added their gradients: a topological order without a separate
+    sort. Leaves are finished last, each with its total gradient.
 
     With ``inputs`` None, gradients accumulate into ``.grad`` of leaves (and of tensors that
     called ``retain_grad``). Otherwise the gradients of ``inputs`` are returned by the id of
     their node (or leaf) and no ``.grad`` changes.
     """
-    starts = [_key(r) for r in roots]
-    order = toposort(starts)
-    grads: dict[int, Any] = {}
+    grads: dict[int, Any] = {}  # node or leaf id -> gradient so far
+    leaves: dict[int, Tensor] = {}
+    heap: list[tuple[int, Function]] = []
     owned: set[int] = set()  # grads the engine allocated itself: safe to add into in place
-    for n, g in zip(starts, root_grads):
+    for r, g in zip(roots, root_grads):
+        n = _key(r)
         k = id(n)
-        grads[k] = g if k not in grads else grads[k] + g
+        if k in grads:
+            grads[k] = grads[k] + g
+            continue
+        grads[k] = g
+        if type(n) is Tensor:
+            leaves[k] = n
+        else:
+            heappush(heap, (-n.seq, n))
     want = None if inputs is None else {id(_key(t)) for t in inputs}
     captured: dict[int, Any] = {}
-    handed: set[int] = set()
     prev_mode = _state.grad_enabled
     _state.grad_enabled = create_graph
     anomaly = _state.anomaly
@@ -234,20 +249,10 @@ def run_backward(
     get = grads.get
     ndarray = np.ndarray
     try:
-        for node in order:
-            key = id(node)
-            g = pop(key, None)
-            if g is None:
-                continue
-            if type(node) is Tensor:  # a leaf
-                if node._hooks:
-                    g = _run_hooks(node._hooks, node.shape, g, create_graph)
-                if want is None:
-                    _accumulate(node, g, create_graph, handed)
-                elif key in want:
-                    captured[key] = g
-                continue
-            ctx = node
+        while heap:
+            ctx = heappop(heap)[1]
+            key = id(ctx)
+            g = pop(key)
             if ctx.special or want is not None:  # hooks, retain_grad, released, tg.grad
                 if ctx.released:
                     raise _released_error(ctx)
@@ -256,12 +261,10 @@ def run_backward(
                 if want is not None:
                     if key in want:
                         captured[key] = g
-                        if len(captured) == len(want):
-                            break
                 elif ctx.retained is not None:
                     rt = ctx.retained()
                     if rt is not None:
-                        _accumulate(rt, g, create_graph, handed)
+                        _accumulate(rt, g, create_graph, set())
             src = ctx.src
             if src is not None and ctx.stamp != _clock[0]:
                 stamp = ctx.stamp
@@ -286,7 +289,8 @@ def run_backward(
                         gp = _once_differentiable(gp, ctx)
                 elif type(gp) is not ndarray:
                     gp = np.asarray(gp.data if isinstance(gp, Tensor) else gp)
-                if type(p) is Tensor:
+                leaf = type(p) is Tensor
+                if leaf:
                     pshape = p.data.shape
                     pdtype = p.data.dtype
                 else:
@@ -305,6 +309,10 @@ def run_backward(
                 prev = get(pk)
                 if prev is None:
                     grads[pk] = gp
+                    if leaf:
+                        leaves[pk] = p
+                    else:
+                        heappush(heap, (-p.seq, p))
                 elif pk in owned:
                     np.add(prev, gp, out=prev)
                 else:
@@ -322,6 +330,15 @@ def run_backward(
                 if fn.saved_attrs:
                     for name in fn.saved_attrs:
                         setattr(ctx, name, None)
+        handed: set[int] = set()
+        for k, leaf_t in leaves.items():
+            g = grads[k]
+            if leaf_t._hooks:
+                g = _run_hooks(leaf_t._hooks, leaf_t.shape, g, create_graph)
+            if want is None:
+                _accumulate(leaf_t, g, create_graph, handed)
+            elif k in want:
+                captured[k] = g
     finally:
         _state.grad_enabled = prev_mode
     return captured if want is not None else None
@@ -335,7 +352,7 @@ def _root_grad(t: Tensor, g: Any, create_graph: bool, where: str) -> Any:
                 "only for a one-element output. Pass grad= (an array of the output's shape), "
                 "or reduce the output first (e.g. loss.sum() or loss.mean())."
             )
-        arr = np.array(1, dtype=t.data.dtype).reshape(t.shape)
+        arr = np.ones(t.shape, dtype=t.data.dtype) if t.ndim else const_of(1, t.data.dtype)
         return _make(arr, False) if create_graph else arr
     if isinstance(g, Tensor):
         gt = g
