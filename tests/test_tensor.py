@@ -201,3 +201,32 @@ def test_movement_methods():
     assert len(x) == 2
     with pytest.raises(ValueError, match="squeeze"):
         x.squeeze(0)
+
+
+def test_large_arrays_take_the_in_place_formulas_with_the_same_results():
+    rng = np.random.default_rng(0)
+    big = rng.standard_normal(5000) * 5
+    for name in ("sigmoid", "tanh"):
+        x = Tensor(big.copy(), requires_grad=True)
+        y = getattr(x, name)()
+        y.backward(np.linspace(-1, 1, 5000))
+        parts = []
+        for chunk in np.split(big, 5):  # 1000 elements: the out-of-place formulas
+            xc = Tensor(chunk.copy(), requires_grad=True)
+            getattr(xc, name)().backward(
+                np.linspace(-1, 1, 5000)[len(parts) * 1000 : (len(parts) + 1) * 1000]
+            )
+            parts.append((xc.data, xc.grad.data))
+        np.testing.assert_allclose(
+            y.data,
+            np.concatenate(
+                [
+                    getattr(np, name)(c) if name == "tanh" else 1 / (1 + np.exp(-c))
+                    for c in np.split(big, 5)
+                ]
+            ),
+            rtol=1e-12,
+        )
+        np.testing.assert_allclose(x.grad.data, np.concatenate([g for _, g in parts]), rtol=1e-12)
+    x = Tensor(big.reshape(50, 100).copy(), requires_grad=True)
+    assert tg.gradcheck(lambda x: (x.sigmoid() * x.tanh()).sum(), [x], max_elements=20)

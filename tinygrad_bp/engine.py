@@ -303,7 +303,7 @@ def run_backward(
                             f"{fn.__name__}.backward returned a gradient of shape {gp.shape} "
                             f"for an input of shape {pshape}"
                         )
-                if gp.dtype != pdtype:
+                if gp.dtype is not pdtype and gp.dtype != pdtype:
                     gp = gp.astype(pdtype)
                 pk = id(p)
                 prev = get(pk)
@@ -320,16 +320,17 @@ def run_backward(
                     grads[pk] = s
                     if type(s) is ndarray:
                         owned.add(pk)
-            if not retain_graph:
-                ctx.inputs = None
-                ctx.src = None
-                ctx.out = None
-                ctx.saved_tensors = None
-                ctx.released = True
-                ctx.special = True
+            if not retain_graph:  # release what the node saved; its structure stays
+                if src is not None:
+                    ctx.inputs = ctx.src = None
+                if ctx.out is not None:
+                    ctx.out = None
+                if ctx.saved_tensors:
+                    ctx.saved_tensors = None
                 if fn.saved_attrs:
                     for name in fn.saved_attrs:
                         setattr(ctx, name, None)
+                ctx.released = ctx.special = True
         handed: set[int] = set()
         for k, leaf_t in leaves.items():
             g = grads[k]
