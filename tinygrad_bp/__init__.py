@@ -37,6 +37,7 @@ from tinygrad_bp.ops import (
 from tinygrad_bp.gradcheck import GradcheckError, gradcheck, gradgradcheck
 from tinygrad_bp.anomaly import detect_anomaly, set_detect_anomaly
 from tinygrad_bp.viz import draw_graph
+from tinygrad_bp import data, nn, optim, serialization
 
 __version__ = "0.1.0"
 
@@ -46,6 +47,7 @@ __all__ = [
     "Tensor",
     "arange",
     "concatenate",
+    "data",
     "detect_anomaly",
     "draw_graph",
     "enable_grad",
@@ -59,12 +61,15 @@ __all__ = [
     "logsumexp",
     "maximum",
     "minimum",
+    "nn",
     "no_grad",
     "once_differentiable",
     "ones",
     "ones_like",
+    "optim",
     "rand",
     "randn",
+    "serialization",
     "set_detect_anomaly",
     "set_grad_enabled",
     "softmax",
