@@ -79,6 +79,21 @@ def test_graph_subcommand_writes_a_drawing(tmp_path):
     assert cli.main(["graph", "--model", "20-x", "--out", str(out)]) == 2
 
 
+def test_graph_and_train_without_the_dot_program_explain_and_keep_the_source(
+    tmp_path, monkeypatch, capsys
+):
+    monkeypatch.setenv("PATH", str(tmp_path / "empty"))
+    out = tmp_path / "g.svg"
+    assert cli.main(["graph", "--model", "6-4-2", "--out", str(out)]) == 1
+    err = capsys.readouterr().err
+    assert "apt-get install graphviz" in err and not out.exists()
+    assert "digraph" in (tmp_path / "g.gv").read_text()
+    run = tmp_path / "run"
+    assert cli.main(["train", "--epochs", "1", "--quiet", "--out", str(run)]) == 0
+    assert "skipping graph.svg" in capsys.readouterr().err
+    assert (run / "checkpoint.npz").exists() and not (run / "graph.svg").exists()
+
+
 def test_train_options_adam_relu_schedule_two_hidden_layers(tmp_path):
     args = [
         "train",

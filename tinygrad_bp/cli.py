@@ -59,7 +59,11 @@ def _viz() -> ModuleType | None:
 
 def _optional_dependency_missing(e: BaseException) -> bool:
     """graphviz or matplotlib (or the ``dot`` program) not installed."""
-    return isinstance(e, ImportError) or type(e).__name__ == "ExecutableNotFound"
+    try:
+        from graphviz import ExecutableNotFound  # viz's DotNotFoundError is one too
+    except ImportError:
+        return isinstance(e, ImportError)
+    return isinstance(e, (ImportError, ExecutableNotFound))
 
 
 # --------------------------------------------------------------------------- building blocks
@@ -288,7 +292,7 @@ def _artifacts(
         return
     try:
         if loss is not None:
-            (out / "graph.svg").write_bytes(viz.draw_graph(loss, params=model).pipe(format="svg"))
+            viz.render_graph(viz.draw_graph(loss, params=model), out / "graph.svg")
         _save_figure(viz.plot_grad_flow(model), out / "grad_flow.png")
     except Exception as e:
         if not _optional_dependency_missing(e):
@@ -348,8 +352,13 @@ def graph(args: argparse.Namespace) -> int:
     loss = F.cross_entropy(model(x), rng.integers(0, sizes[-1], args.batch))
     loss.backward()
     out = Path(args.out)
-    fmt = args.format or out.suffix.lstrip(".") or "svg"
-    out.write_bytes(viz.draw_graph(loss, params=model).pipe(format=fmt))
+    try:
+        viz.render_graph(viz.draw_graph(loss, params=model), out, format=args.format)
+    except Exception as e:
+        if not _optional_dependency_missing(e):
+            raise
+        _log(f"graph: {e}")
+        return 1
     print(f"wrote {out}")
     return 0
 
