@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import stat
 import zipfile
 
 import numpy as np
@@ -185,3 +186,11 @@ def test_resumed_training_continues_the_exact_loss_curve(tmp_path):
     assert cb["meta"]["epoch"] == 4
     bad = ["--hidden", "16", "--epochs", "5", "--out", str(part), *resume]
     assert cli.main([*common[:2], *bad]) == 1  # another architecture: a clear error
+
+
+def test_saved_files_get_the_usual_permissions(tmp_path):
+    path = tmp_path / "ck.npz"
+    serialization.save(path, {"w": np.ones(2)})
+    umask = os.umask(0)
+    os.umask(umask)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o666 & ~umask

@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from tinygrad_bp.idx import IDXError, read_idx
+from tinygrad_bp.idx import IDXError, file_mode, read_idx
 from tinygrad_bp.tensor import Tensor
 
 __all__ = [
@@ -299,6 +299,7 @@ def download(
             if got != sha256:
                 errors.append(f"{url}: checksum mismatch (got sha256 {got}, expected {sha256})")
                 continue
+            os.chmod(tmp, file_mode())
             os.replace(tmp, dest)
             return dest
         except (OSError, ValueError, http.client.HTTPException) as e:  # URLError is an OSError
