@@ -16,8 +16,9 @@ def test_readme_has_examples():
 
 
 @pytest.mark.parametrize("index", range(len(BLOCKS)))
-def test_readme_example_runs(index):
-    # later blocks may use imports from the first one, as a reader would
+def test_readme_example_runs(index, tmp_path, monkeypatch):
+    # a reader runs the blocks in order, so later ones may use names from earlier ones
+    monkeypatch.chdir(tmp_path)
     namespace: dict = {}
-    exec(compile(BLOCKS[0], "README block 0", "exec"), namespace)
-    exec(compile(BLOCKS[index], f"README block {index}", "exec"), namespace)
+    for i in range(index + 1):
+        exec(compile(BLOCKS[i], f"README block {i}", "exec"), namespace)
