@@ -12,6 +12,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import tinygrad_bp as tg
+from tinygrad_bp.autograd import sum_to
 from tinygrad_bp.tensor import Tensor
 from tinygrad_bp.testing import (
     Graph,
@@ -80,6 +81,12 @@ def test_chain_rule_on_compositions(g: Graph, outer: str, seed: int) -> None:
     chained = _grads(u, xs, df_du)
     for w, c in zip(whole, chained):
         np.testing.assert_allclose(w, c, rtol=1e-9, atol=1e-9)
+    # tg.grad also differentiates with respect to the intermediate u, alongside the leaves
+    both = tg.grad(y, [u, *xs], grad_outputs=v, retain_graph=True, allow_unused=True)
+    assert both[0] is not None
+    np.testing.assert_allclose(both[0].data, df_du, rtol=1e-9, atol=1e-9)
+    for got, w, x in zip(both[1:], whole, xs):
+        np.testing.assert_allclose(np.zeros(x.shape) if got is None else got.data, w, atol=1e-9)
 
 
 @given(graphs(), st.integers(0, 2**16))
@@ -94,6 +101,27 @@ def test_accumulation_is_additive(g: Graph, seed: int) -> None:
     for x, want in zip(xs, both):
         got = np.zeros(x.shape) if x.grad is None else x.grad.data
         np.testing.assert_allclose(got, want, rtol=1e-9, atol=1e-9)
+
+
+@given(graphs(), st.floats(-0.5, 0.5, allow_subnormal=False))
+def test_gradients_follow_in_place_updates(g: Graph, delta: float) -> None:
+    """Update the leaves in place (an optimizer step), then run again: the gradient is the one
+    at the new values, as for fresh leaves holding them (no stale saved values, no false
+    "modified in place" error)."""
+    xs = _fresh(g)
+    g(*xs).backward(np.ones(g(*xs).shape))  # a first step's graph, already walked
+    with tg.no_grad():
+        for x in xs:
+            x.add_(delta)
+            x.grad = None
+    out = g(*xs)
+    v = _upstream(out.shape, 5)
+    out.backward(v)
+    moved = [Tensor(x.data.copy(), requires_grad=True) for x in xs]
+    want = _grads(g(*moved), moved, v)
+    for x, w in zip(xs, want):
+        got = np.zeros(x.shape) if x.grad is None else x.grad.data
+        np.testing.assert_allclose(got, w, rtol=1e-12, atol=1e-12)
 
 
 @given(graphs(), st.integers(0, 2**16))
@@ -267,6 +295,20 @@ def _broadcast_case(draw: st.DrawFn) -> tuple[np.ndarray, np.ndarray]:
     target = draw(SMALL)
     (small,) = draw(broadcastable_shapes(target, 1, max_side=3))
     return draw(arrays(small)), draw(arrays(np.broadcast_shapes(small, target)))
+
+
+@given(_broadcast_case())
+def test_sum_to_undoes_broadcasting(case: tuple[np.ndarray, np.ndarray]) -> None:
+    """autograd.sum_to, the one place broadcasting is undone: numpy's reduction, and the
+    identity (the same object) when nothing was broadcast."""
+    a, big = case
+    out = sum_to(big, a.shape)
+    assert out.shape == a.shape
+    np.testing.assert_allclose(out, _sum_to(big, a.shape).reshape(a.shape), rtol=1e-12)
+    assert sum_to(big, big.shape) is big
+    t = sum_to(Tensor(big), a.shape)  # Tensors too (differentiable)
+    assert isinstance(t, Tensor)
+    np.testing.assert_allclose(t.data, out, rtol=1e-12)
 
 
 def _sum_to(g: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:

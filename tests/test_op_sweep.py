@@ -189,10 +189,10 @@ def test_pow_integer_exponent_at_zero() -> None:
 def test_pow_exponent_gradient_is_zero_where_the_base_is_not_positive() -> None:
     """d/dy x**y = x**y ln x is taken as 0 for x <= 0 (the sweep keeps x > 0), in both the
     plain and the create_graph backward, without warnings."""
-    base, expo = [0.0, -2.0, 3.0], [2.0, 2.0, 2.0]
-    gx, gy = _grad(lambda x, y: x**y, base, expo)
-    np.testing.assert_allclose(gx, [0.0, -4.0, 6.0])
-    np.testing.assert_allclose(gy, [0.0, 0.0, 9.0 * np.log(3.0)])
+    base, expo = [0.0, -2.0, 3.0, 0.0], [2.0, 2.0, 2.0, 0.0]
+    gx, gy = _grad(lambda x, y: x**y, base, expo)  # 0**0 with a differentiable exponent too
+    np.testing.assert_allclose(gx, [0.0, -4.0, 6.0, 0.0])
+    np.testing.assert_allclose(gy, [0.0, 0.0, 9.0 * np.log(3.0), 0.0])
     x, y = (Tensor(np.array(v), requires_grad=True) for v in (base, expo))
     hx, hy = tg.grad((x**y).sum(), [x, y], create_graph=True)
     assert hx is not None and hy is not None

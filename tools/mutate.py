@@ -38,6 +38,7 @@ import ast
 import copy
 import difflib
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -67,8 +68,36 @@ HELPER_USERS = {
     "_index_add": ("GetItem", "IndexAdd"),
 }
 
-# Mutants no test can kill, keyed by "file:function:description", with the argument.
-EQUIVALENT: dict[str, str] = {}
+# Mutants no test can kill, keyed by "file:function:description:mutated code", with the
+# argument why they compute the same thing. A changed formula gets a new key, so a stale
+# entry simply stops matching (and the mutant is scored again).
+_DOT = (
+    "np.dot is only a faster np.matmul: the two agree whenever the second operand is 2-D, so "
+    "which one runs on this branch cannot change a value"
+)
+_POW_LOG = (
+    "log(where(x > 0, x, c)) * (x > 0): where x <= 0 the mask already zeroes the term and the "
+    "placeholder c only has to keep log finite (log 1 = 0, log 2 is finite), so dropping the "
+    "mask or changing c gives the same gradient, and the same derivatives under create_graph"
+)
+_RESHAPE = "numpy (and Tensor.reshape) read any negative size as 'infer this one': -2 == -1"
+EQUIVALENT: dict[str, str] = {
+    "tinygrad_bp/ops.py:_matmul:Eq -> NotEq:if a.ndim != 2 and b.ndim == 2:": _DOT,
+    "tinygrad_bp/ops.py:_matmul:constant 2 -> 4:if a.ndim == 4 and b.ndim == 2:": _DOT,
+    "tinygrad_bp/ops.py:Pow.backward:drop right factor of *:gy = g * ctx.out * _log(_where(pos, "
+    "x, _const(1.0, x) if isinstance(x, Tensor) else 1))": _POW_LOG,
+    "tinygrad_bp/ops.py:Pow.backward:constant 1 -> 2:gy = g * ctx.out * _log(_where(pos, x, "
+    "_const(1.0, x) if isinstance(x, Tensor) else 2)) * pos": _POW_LOG,
+    "tinygrad_bp/ops.py:Pow.backward:constant 1.0 -> 2.0:gy = g * ctx.out * _log(_where(pos, x, "
+    "_const(2.0, x) if isinstance(x, Tensor) else 1)) * pos": _POW_LOG,
+    "tinygrad_bp/ops.py:MatMul.backward:constant 1 -> 2:gx = _matmul(g, _mT(y.reshape(-2, 1) "
+    "if ynd == 1 else y))": _RESHAPE,
+    "tinygrad_bp/ops.py:MatMul.backward:constant 1 -> 2:gy = _matmul(_mT(x.reshape(1, -2) "
+    "if xnd == 1 else x), g)": _RESHAPE,
+    "tinygrad_bp/autograd.py:sum_to:flip keepdims:return g.sum(axis=axes, keepdims=not True)"
+    ".reshape(shape) if axes else g": "the reshape to `shape` that follows puts the reduced "
+    "axes back as size 1 either way; the elements and their order are the same",
+}
 
 
 @dataclass(frozen=True)
@@ -427,6 +456,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--only", default="", help="only functions whose name contains this")
     p.add_argument("--list", action="store_true", help="list the mutants and exit")
     p.add_argument("--ids", default="", help="comma-separated mutant numbers to run (re-check)")
+    p.add_argument(
+        "--survivors-of",
+        default="",
+        metavar="LOG",
+        help="re-run only the mutants a previous run's output LOG lists as SURVIVED",
+    )
     p.add_argument("--jobs", type=int, default=2, help="parallel workers (default 2)")
     p.add_argument("--profile", default="ci", help="hypothesis profile (default ci)")
     p.add_argument("--tests", nargs="+", default=list(DEFAULT_TESTS), help="test files to run")
@@ -440,6 +475,9 @@ def main(argv: list[str] | None = None) -> int:
         mutants += generate(AUTOGRAD, ENGINE_FUNCS, backward=False, start=len(mutants))
     if args.only:
         mutants = [m for m in mutants if args.only in m.func]
+    if args.survivors_of:
+        listed = set(re.findall(r"SURVIVED\s+#\d+ \S+ (.+)", Path(args.survivors_of).read_text()))
+        mutants = [m for m in mutants if f"{m.func}: {m.desc} [{m.site}]" in listed]
     if args.ids:
         wanted = {int(i) for i in args.ids.split(",") if i.strip()}
         mutants = [m for m in mutants if m.ident in wanted]
