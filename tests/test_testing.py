@@ -295,3 +295,10 @@ def test_suite_runs_under_a_known_profile() -> None:
     assert settings.get_current_profile_name() in profiles.PROFILES
     assert settings.default.deadline is None
     assert math.isfinite(settings.default.max_examples)
+
+
+@settings(max_examples=300, derandomize=True, database=None, deadline=None)
+@given(graphs(max_ops=4, min_dims=2, ops=["mean", "logsumexp", "matmul"]))
+def test_graphs_track_exact_shapes_through_reductions(g: Graph) -> None:
+    """A keepdims reduction shrinks an axis to 1; a later matmul must see the real shape."""
+    g(*g.inputs)  # raises if a step was planned on a wrong shape

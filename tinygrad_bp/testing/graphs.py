@@ -404,7 +404,9 @@ def _graphs(
         steps.append(_Step(name, chosen, param))
         for i in chosen:
             used[i] = True
-        info.append(res)
+        # the exact shape (a keepdims reduction makes an axis 1): run the op on zeros
+        probe = [Tensor(np.zeros(info[i][0])) for i in chosen]
+        info.append((op.apply(probe, param).shape, res[1]))
         used.append(False)
     outputs = tuple(i for i, u in enumerate(used) if not u)
     return Graph(tuple(ins), tuple(steps), outputs)
