@@ -239,6 +239,96 @@ def test_huge_logits_values() -> None:
     np.testing.assert_allclose(g, [0.0, 0.0, 0.0], atol=1e-300)
 
 
+# --------------------------------------------------------------------------- large arrays
+# The sweep draws small arrays; ops may switch to other code on big ones (in-place temporaries
+# above a size threshold). Elementwise results must not depend on the array's size.
+_ELEMENTWISE: dict[str, tuple[Any, tuple[float, float]]] = {
+    "neg": (lambda x: -x, (-3, 3)),
+    "exp": (lambda x: x.exp(), (-3, 3)),
+    "log": (lambda x: x.log(), (0.1, 3)),
+    "sqrt": (lambda x: x.sqrt(), (0.1, 3)),
+    "tanh": (lambda x: x.tanh(), (-3, 3)),
+    "sigmoid": (lambda x: x.sigmoid(), (-8, 8)),
+    "relu": (lambda x: x.relu(), (-3, 3)),
+    "abs": (lambda x: x.abs(), (-3, 3)),
+    "clip": (lambda x: x.clip(-1.0, 1.0), (-3, 3)),
+    "pow": (lambda x: x**1.5, (0.1, 3)),
+    "mul_self": (lambda x: x * x.exp(), (-3, 3)),
+    "div": (lambda x: 1.0 / (x * x + 1.0), (-3, 3)),
+    "maximum": (lambda x: x.maximum(x * 0.5 + 0.25), (-3, 3)),
+    "where": (lambda x: tg.where(x.data > 0, x * 2.0, x.exp()), (-3, 3)),
+}
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("name", list(_ELEMENTWISE))
+def test_elementwise_ops_give_the_same_results_on_large_arrays(name: str, dtype: Any) -> None:
+    """Values and gradients of a 12,293-element array equal those of its 1,000-element
+    chunks; two nodes share one upstream array (fan-out), so a backward that wrote into g
+    would corrupt the other one's gradient."""
+    f, (lo, hi) = _ELEMENTWISE[name]
+    rng = np.random.default_rng(7)
+    a = rng.uniform(lo, hi, 3 * 4096 + 5).astype(dtype)
+    a.flags.writeable = False
+    up = rng.standard_normal(a.size).astype(dtype)
+    up.flags.writeable = False
+
+    def run(x_arr: np.ndarray, g_arr: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        x = Tensor(x_arr, requires_grad=True)
+        y = f(x)
+        (y + f(x)).backward(g_arr)  # Add hands the same g to both f nodes
+        assert x.grad is not None and x.grad.dtype == dtype and y.dtype == dtype
+        return y.data, x.grad.data
+
+    big_y, big_g = run(a, up)
+    cuts = range(1000, a.size, 1000)
+    small = [run(xa, ga) for xa, ga in zip(np.split(a, cuts), np.split(up, cuts))]
+    tol = {"rtol": 1e-6, "atol": 1e-6} if dtype == np.float32 else {"rtol": 1e-13, "atol": 0}
+    np.testing.assert_allclose(big_y, np.concatenate([y for y, _ in small]), **tol)
+    np.testing.assert_allclose(big_g, np.concatenate([g for _, g in small]), **tol)
+    assert np.isfinite(big_g).all()
+
+
+_W = np.linspace(-1.0, 1.0, 6).reshape(3, 2)
+_ROWWISE: dict[str, Any] = {
+    "softmax": lambda x: x.softmax(-1),
+    "log_softmax": lambda x: x.log_softmax(-1),
+    "logsumexp": lambda x: x.logsumexp(-1, keepdims=True),
+    "sum": lambda x: x.sum(-1),
+    "mean": lambda x: x.mean(-1, keepdims=True),
+    "max": lambda x: x.max(-1),
+    "var": lambda x: x.var(-1),
+    "matmul": lambda x: x @ _W.astype(x.dtype),
+    "transpose": lambda x: x.T.T * 2.0,
+    "getitem": lambda x: x[:, ::-1][:, [0, 0, 2]],
+}
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("name", list(_ROWWISE))
+def test_row_wise_ops_give_the_same_results_on_large_arrays(name: str, dtype: Any) -> None:
+    """Ops acting on each row of a (4,100, 3) array give what they give on blocks of rows."""
+    f = _ROWWISE[name]
+    a = np.random.default_rng(8).permutation(3 * 4100).reshape(4100, 3).astype(dtype) / 4000
+    a.flags.writeable = False  # distinct values: no ties for max
+    up = np.random.default_rng(9).standard_normal(f(Tensor(a)).shape).astype(dtype)
+    up.flags.writeable = False
+
+    def run(x_arr: np.ndarray, g_arr: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        x = Tensor(x_arr, requires_grad=True)
+        y = f(x)
+        (y + f(x)).backward(g_arr)  # fan-out: both nodes get the same upstream array
+        assert x.grad is not None and x.grad.dtype == dtype and y.dtype == dtype
+        return y.data, x.grad.data
+
+    big_y, big_g = run(a, up)
+    cuts = range(500, 4100, 500)
+    small = [run(xa, ga) for xa, ga in zip(np.split(a, cuts), np.split(up, cuts))]
+    tol = {"rtol": 1e-5, "atol": 1e-6} if dtype == np.float32 else {"rtol": 1e-12, "atol": 1e-14}
+    np.testing.assert_allclose(big_y, np.concatenate([y for y, _ in small]), **tol)
+    np.testing.assert_allclose(big_g, np.concatenate([g for _, g in small]), **tol)
+
+
 # --------------------------------------------------------------------------- matmul, lists
 def test_matmul_1d_cases() -> None:
     rng = np.random.default_rng(2)
