@@ -15,6 +15,7 @@ reference on fixed seeds, then times those that passed, interleaved.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from types import ModuleType
@@ -187,9 +188,19 @@ def check_mlp(m: ModuleType, sizes: tuple[int, int, int], n: int, steps: int = 3
             compare(f"{name} after step {s + 1}", w, r)
 
 
-def _stepper(model: Any, x: np.ndarray, y: np.ndarray) -> Callable[[], Callable[[], Any]]:
-    """A ``Case.make`` that times ``model.step(x, y)`` (the model keeps training)."""
-    return lambda: lambda: model.step(x, y)
+def _stepper(
+    m: ModuleType, params: list[np.ndarray], batches: list[tuple[np.ndarray, np.ndarray]]
+) -> Callable[[], Callable[[], Any]]:
+    """A ``Case.make``: a fresh model from ``params`` (untimed) whose steps cycle through
+    ``batches``. Every sample starts from the same weights and sees new batches, so no sample
+    times a model that has memorised one batch (zero gradients, denormals)."""
+
+    def make() -> Callable[[], Any]:
+        model = m.Mlp(params, LR, MOMENTUM)
+        it = itertools.cycle(batches)
+        return lambda: model.step(*next(it))
+
+    return make
 
 
 def mlp_step(impls: dict[str, ModuleType], cfg: Config) -> Outcome:
@@ -204,9 +215,9 @@ def _mlp_row(out: Outcome, impls: dict[str, ModuleType], cfg: Config, n: int) ->
     row = f"B={n}"
     eligible = _eligible(impls, "mlp_step", n)
     ok = _run_checked(out, "mlp_step", row, eligible, lambda m: check_mlp(m, sizes, n))
-    x, y = batch(sizes, n, seed=100)
+    batches = [batch(sizes, n, seed=100 + k) for k in range(8)]
     params = init_params(sizes)
-    cases = [Case(m.NAME, _stepper(m.Mlp(params, LR, MOMENTUM), x, y), 1e3) for m in ok.values()]
+    cases = [Case(m.NAME, _stepper(m, params, batches), 1e3) for m in ok.values()]
     out.results += interleave(
         "mlp_step", row, "ms", cases, cfg.samples, cfg.warmup, cfg.min_sample_s
     )
@@ -233,6 +244,18 @@ def epoch_data(cfg: Config) -> tuple[np.ndarray, np.ndarray, str]:
     return x, rng.integers(0, n_out, cfg.epoch_samples), "random data (Fashion-MNIST shape)"
 
 
+def _epocher(
+    m: ModuleType, params: list[np.ndarray], x: np.ndarray, y: np.ndarray, batch_size: int
+) -> Callable[[], Callable[[], Any]]:
+    """A ``Case.make``: a fresh model (untimed), then one epoch; every sample is epoch 1."""
+
+    def make() -> Callable[[], Any]:
+        model = m.Mlp(params, LR, MOMENTUM)
+        return lambda: m.epoch(model, x, y, batch_size, 0)
+
+    return make
+
+
 def epoch(impls: dict[str, ModuleType], cfg: Config) -> Outcome:
     out = Outcome()
     x, y, source = epoch_data(cfg)
@@ -250,11 +273,7 @@ def epoch(impls: dict[str, ModuleType], cfg: Config) -> Outcome:
             compare(f"{name} after {k} samples", w, r, tol=1e-3)
 
     ok = _run_checked(out, "epoch", row, _eligible(impls, "epoch", len(x)), check)
-    models = {key: m.Mlp(params, LR, MOMENTUM) for key, m in ok.items()}
-    cases = [
-        Case(m.NAME, lambda m=m, mod=models[key]: lambda: m.epoch(mod, x, y, cfg.epoch_batch, 0), 1)
-        for key, m in ok.items()
-    ]
+    cases = [Case(m.NAME, _epocher(m, params, x, y, cfg.epoch_batch), 1) for m in ok.values()]
     out.results += interleave("epoch", row, "s", cases, cfg.samples, 1, 0.0)
     return out
 
