@@ -81,7 +81,16 @@ _POW_LOG = (
     "mask or changing c gives the same gradient, and the same derivatives under create_graph"
 )
 _RESHAPE = "numpy (and Tensor.reshape) read any negative size as 'infer this one': -2 == -1"
+_THRESHOLD = (
+    "the size threshold only picks between the same formula on one temporary and the plain "
+    "expression; at exactly the threshold size both give the same values (up to the last bit "
+    "of rounding)"
+)
 EQUIVALENT: dict[str, str] = {
+    "tinygrad_bp/ops.py:Tanh.backward:GtE -> Gt:if type(out) is np.ndarray and out.size > "
+    "_IN_PLACE:": _THRESHOLD,
+    "tinygrad_bp/ops.py:Sigmoid.backward:GtE -> Gt:if type(out) is np.ndarray and out.size > "
+    "_IN_PLACE:": _THRESHOLD,
     "tinygrad_bp/ops.py:_matmul:Eq -> NotEq:if a.ndim != 2 and b.ndim == 2:": _DOT,
     "tinygrad_bp/ops.py:_matmul:constant 2 -> 4:if a.ndim == 4 and b.ndim == 2:": _DOT,
     "tinygrad_bp/ops.py:Pow.backward:drop right factor of *:gy = g * ctx.out * _log(_where(pos, "
