@@ -79,10 +79,13 @@ def profile(name: str, top: int, sort: str) -> str:
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("cases", nargs="*", default=list(CASES), choices=[*CASES, []])
+    p.add_argument("cases", nargs="*", help=f"any of {', '.join(CASES)} (default: all)")
     p.add_argument("--top", type=int, default=15)
     p.add_argument("--sort", default="tottime", choices=["tottime", "cumulative", "ncalls"])
     args = p.parse_args()
+    unknown = set(args.cases) - CASES.keys()
+    if unknown:
+        p.error(f"unknown case(s) {', '.join(sorted(unknown))}; choose from {', '.join(CASES)}")
     for name in args.cases or list(CASES):
         print(profile(name, args.top, args.sort))
 
