@@ -18,6 +18,9 @@ class GradcheckError(AssertionError):
 
 
 def _name(fn: Callable[..., Any]) -> str:
+    owner = getattr(fn, "__self__", None)  # MyOp.apply: a classmethod bound to MyOp
+    if isinstance(owner, type):
+        return f"{owner.__name__}.{fn.__name__}"
     return getattr(fn, "__qualname__", None) or getattr(fn, "__name__", None) or repr(fn)
 
 
