@@ -258,7 +258,9 @@ class Function:
             out = np.asarray(out)
         st = _state
         if x.requires_grad and st.grad_enabled:
-            t = _make(out, True)
+            t = _new(Tensor)  # _make, inlined on the hot path
+            t.data = out
+            t.requires_grad = True
             p = x._ctx
             ctx.parents = (x if p is None else p,)
             ctx.needs_input_grad = _TRUE1
@@ -295,7 +297,9 @@ class Function:
         nx = x.requires_grad
         ny = yt and y.requires_grad
         if (nx or ny) and st.grad_enabled:
-            t = _make(out, True)
+            t = _new(Tensor)  # _make, inlined on the hot path
+            t.data = out
+            t.requires_grad = True
             if nx:
                 p = x._ctx
                 px = x if p is None else p
