@@ -1,7 +1,7 @@
 """Mutation testing of the backward formulas: does the test suite notice a wrong gradient?
 
 Every ``backward`` in ``tinygrad_bp/ops.py`` (plus the shims they call, and with ``--engine``
-the gradient plumbing of ``tinygrad_bp/autograd.py``: ``sum_to``, ``_accumulate``,
+the gradient plumbing: ``sum_to`` in ``tinygrad_bp/autograd.py``, ``_accumulate``,
 ``run_backward``) is perturbed one change at a time with ``ast``:
 
 - drop a term of ``+``/``-``, drop a factor of ``*``, swap the operands of ``-``, ``/``, ``@``,
@@ -53,9 +53,12 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 OPS = "tinygrad_bp/ops.py"
-AUTOGRAD = "tinygrad_bp/autograd.py"
+# the gradient plumbing: sum_to lives in autograd.py, the walk and accumulation in engine.py
+ENGINE_FILES = {
+    "tinygrad_bp/autograd.py": ("sum_to",),
+    "tinygrad_bp/engine.py": ("_accumulate", "run_backward"),
+}
 OPS_HELPERS = ("_where", "broadcast_to", "_matmul", "_mT", "_index_add")
-ENGINE_FUNCS = ("sum_to", "_accumulate", "run_backward")
 DEFAULT_TESTS = ("tests/test_op_sweep.py", "tests/test_laws.py")
 ENGINE_TESTS = ("tests/test_engine.py", "tests/test_gradcheck.py")  # also run for autograd.py
 SWEEP = "tests/test_op_sweep.py::test_op_sweep"
@@ -481,7 +484,8 @@ def main(argv: list[str] | None = None) -> int:
 
     mutants = generate(OPS, OPS_HELPERS, backward=True)
     if args.engine:
-        mutants += generate(AUTOGRAD, ENGINE_FUNCS, backward=False, start=len(mutants))
+        for path, funcs in ENGINE_FILES.items():
+            mutants += generate(path, funcs, backward=False, start=len(mutants))
     if args.only:
         mutants = [m for m in mutants if args.only in m.func]
     if args.survivors_of:
@@ -535,7 +539,7 @@ def main(argv: list[str] | None = None) -> int:
                 w = free.pop()
             try:
                 v, dt, _ = w.run(
-                    m, tests if m.path == AUTOGRAD else args.tests, args.profile, timeout
+                    m, tests if m.path in ENGINE_FILES else args.tests, args.profile, timeout
                 )
             finally:
                 with free_lock:
