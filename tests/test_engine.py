@@ -448,3 +448,23 @@ def test_float32_stays_float32_through_backward():
     assert loss.dtype == np.float32
     loss.backward()
     assert x.grad.dtype == np.float32 and w.grad.dtype == np.float32
+
+
+def test_leaf_grad_accumulates_in_place_across_backward_calls():
+    x = leaf([1.0, 2.0])
+    (x * 3).sum().backward()
+    first = x.grad
+    buffer = first.data
+    (x * x).sum().backward()
+    assert x.grad is first and x.grad.data is buffer  # same Tensor, same array, as PyTorch
+    np.testing.assert_allclose(buffer, 3 + 2 * x.data)
+
+
+def test_inplace_change_before_the_forward_is_not_reported():
+    x = leaf([1.0, 2.0])
+    w = Tensor(np.array([3.0, 4.0]))
+    w.mul_(2)  # changed before the op saved it: fine
+    y = (x * w).sum()
+    Tensor(np.zeros(1)).add_(1)  # some unrelated in-place change later
+    y.backward()
+    np.testing.assert_allclose(x.grad.data, [6.0, 8.0])

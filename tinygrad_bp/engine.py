@@ -180,9 +180,8 @@ def _run_hooks(
 def _accumulate(t: Tensor, g: Any, create_graph: bool, handed: set[int]) -> None:
     """Add ``g`` into ``t.grad``; the first grad is stored without copying when the engine
     made it (and gave it to no other tensor), later ones are added in place."""
-    if create_graph:
-        gt = g if isinstance(g, Tensor) else _make(g, False)
-        t.grad = gt if t.grad is None else t.grad + gt
+    if create_graph:  # g is a Tensor here (the engine wraps every grad under create_graph)
+        t.grad = g if t.grad is None else t.grad + g
         return
     if t.grad is None:
         if (
