@@ -18,7 +18,10 @@ same numbers.
 from __future__ import annotations
 
 import importlib
+from collections.abc import Callable
 from types import ModuleType
+
+import numpy as np
 
 # --impls key -> adapter module (names that do not shadow the real packages)
 ADAPTERS = {
@@ -30,6 +33,24 @@ ADAPTERS = {
     "micrograd": "micrograd_impl",
 }
 REFERENCE = "numpy"  # every implementation is checked against this one
+
+
+def epoch_of_steps(
+    step: Callable[[np.ndarray, np.ndarray], float],
+    x: np.ndarray,
+    y: np.ndarray,
+    batch: int,
+    seed: int,
+) -> float:
+    """Mean loss of one epoch of ``step`` over numpy mini-batches in the order every adapter
+    shares (``default_rng([seed, 0]).permutation``)."""
+    order = np.random.default_rng([seed, 0]).permutation(len(x))
+    total, steps = 0.0, 0
+    for i in range(0, len(x), batch):
+        idx = order[i : i + batch]
+        total += step(x[idx], y[idx])
+        steps += 1
+    return total / steps
 
 
 def load(keys: list[str], threads: int) -> tuple[dict[str, ModuleType], list[str]]:

@@ -7,6 +7,8 @@ from collections.abc import Callable
 
 import numpy as np
 
+from benchmarks.impls import epoch_of_steps
+
 NAME = "numpy (by hand)"
 PACKAGES = ("numpy",)
 
@@ -104,10 +106,4 @@ class Mlp:
 
 
 def epoch(model: Mlp, x: np.ndarray, y: np.ndarray, batch: int, seed: int) -> float:
-    order = np.random.default_rng([seed, 0]).permutation(len(x))
-    total, steps = 0.0, 0
-    for i in range(0, len(x), batch):
-        idx = order[i : i + batch]
-        total += model.step(x[idx], y[idx])
-        steps += 1
-    return total / steps
+    return epoch_of_steps(model.step, x, y, batch, seed)
