@@ -175,6 +175,40 @@ def test_cross_entropy_accepts_tensor_and_list_targets():
     assert F.cross_entropy(x, [1, 2, 3]).item() == ref
 
 
+@pytest.mark.parametrize(
+    "dtype", [np.int8, np.int16, np.int32, np.int64, np.uint8, np.uint16, np.uint32, np.uint64]
+)
+def test_cross_entropy_label_dtypes_give_the_same_loss_and_grad(dtype):
+    x = RNG.normal(size=(5, 4))
+    t = np.array([0, 3, 1, 2, 3])
+    ref = _ce_ref(x, t)
+    xt = tg.Tensor(x, requires_grad=True)
+    loss = F.cross_entropy(xt, t.astype(dtype))
+    np.testing.assert_allclose(loss.item(), ref, rtol=1e-12)
+    loss.backward()
+    p = np.exp(_logsoftmax(x))
+    np.testing.assert_allclose(xt.grad.numpy(), (p - np.eye(4)[t]) / 5, rtol=1e-12, atol=1e-15)
+    bad = t.astype(dtype)
+    bad[2] = 4  # one past the last class
+    with pytest.raises(IndexError, match=r"\[0, 4\).*found 4 at flat position 2"):
+        F.cross_entropy(xt, bad)
+    if np.dtype(dtype).kind == "i":
+        bad[2] = -1  # negative labels must not wrap around (checked as unsigned)
+        with pytest.raises(IndexError, match="found -1 at flat position 2"):
+            F.cross_entropy(xt, bad)
+
+
+def test_cross_entropy_non_contiguous_and_byte_swapped_labels():
+    x = RNG.normal(size=(4, 3))
+    t = np.array([2, 0, 1, 1, 0, 2, 2, 1])
+    ref = _ce_ref(x, t[::2])
+    np.testing.assert_allclose(F.cross_entropy(tg.Tensor(x), t[::2]).item(), ref, rtol=1e-12)
+    swapped = t[::2].astype(">i8")
+    np.testing.assert_allclose(F.cross_entropy(tg.Tensor(x), swapped).item(), ref, rtol=1e-12)
+    with pytest.raises(IndexError, match="found -2"):
+        F.cross_entropy(tg.Tensor(x), np.array([0, -2, 1, 1], dtype=">i8"))
+
+
 # --------------------------------------------------------------------------- other losses
 @pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
 def test_mse_loss(reduction):
