@@ -15,8 +15,8 @@ from typing import Any
 
 import numpy as np
 
-from tinygrad_bp.autograd import bump_version, no_grad
-from tinygrad_bp.tensor import Tensor
+from tinygrad_bp.autograd import _clock, _state, bump_version
+from tinygrad_bp.tensor import Tensor, const_of
 
 __all__ = ["SGD", "Adam", "AdamW", "Optimizer", "lr_scheduler"]
 
@@ -101,9 +101,13 @@ class Optimizer:
 
             with enable_grad():
                 loss = closure()
-        with no_grad():
+        st = _state  # no_grad(), without the context manager's cost on this hot path
+        prev, st.grad_enabled = st.grad_enabled, False
+        try:
             for group in self.param_groups:
                 self._update_group(group)
+        finally:
+            st.grad_enabled = prev
         return loss
 
     def _update_group(self, group: dict[str, Any]) -> None:
@@ -249,15 +253,22 @@ class SGD(Optimizer):
             raise ValueError("SGD: Nesterov momentum requires a momentum > 0 and zero dampening")
 
     def _update_group(self, group: dict[str, Any]) -> None:
-        # the hot loop of most training runs: options read once per group, updates in place
+        # the hot loop of most training runs: options read once per group, updates in place,
+        # one tick of the modification clock for all the parameters changed together
         lr, wd, m, damp = group["lr"], group["weight_decay"], group["momentum"], group["dampening"]
         nesterov, maximize = group["nesterov"], group["maximize"]
         state = self.state
+        _clock[0] += 1
+        version = _clock[0]
+        dt = None
         for p in group["params"]:
             gt = p.grad
             if gt is None:
                 continue
             g, data = gt.data, p.data
+            if data.dtype is not dt:  # the options as cached 0-d arrays of the parameter's
+                dt = data.dtype  # dtype: the same numbers numpy would make of the floats,
+                c_lr, c_m = const_of(lr, dt), const_of(m, dt)  # combined with arrays faster
             if maximize:
                 g = -g
             if wd:
@@ -269,15 +280,15 @@ class SGD(Optimizer):
                     buf = np.array(g, dtype=data.dtype, copy=True)  # the first g, undamped
                     state.setdefault(p, {})["momentum_buffer"] = buf
                 else:
-                    np.multiply(buf, m, out=buf)
+                    np.multiply(buf, c_m, out=buf)
                     if damp:
                         buf += (1.0 - damp) * g
                     else:
                         np.add(buf, g, out=buf)
                 g = g + m * buf if nesterov else buf
             if lr:
-                data -= lr * g
-            bump_version(p)
+                data -= c_lr * g
+            p._version = version
 
 
 class Adam(Optimizer):
