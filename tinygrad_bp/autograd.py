@@ -150,6 +150,12 @@ class Function:
     save_inputs: bool | str = False
     save_output = False
     saved_attrs: tuple[str, ...] = ()  # op-specific arrays on ctx that backward releases
+    # Optional ``backward_inplace(ctx, g)``: the same gradients as ``backward``, allowed to
+    # write into ``g``. The engine calls it instead of ``backward`` only when it holds the
+    # one reference to ``g`` (a large, writable, non-view ndarray), so nothing else can see
+    # the change, as PyTorch steals a gradient buffer whose use count is 1. It saves one
+    # allocation per call on large arrays.
+    backward_inplace: Callable[[Any, Any], Any] | None = None
 
     # node state, set by apply; class-level defaults keep apply short
     parents: tuple[Any, ...] = ()  # per input: its node, the leaf Tensor, or None (no grad)
@@ -194,6 +200,7 @@ class Function:
         ctx = _new(cls)
         arrays = []
         parents = []
+        needs = []
         needed = False
         for a in args:
             if isinstance(a, Tensor):
@@ -201,10 +208,12 @@ class Function:
                 if a.requires_grad:
                     needed = True
                     parents.append(a if a._ctx is None else a._ctx)
+                    needs.append(True)
                     continue
             else:
                 arrays.append(a)
             parents.append(None)
+            needs.append(False)
         try:
             out = cls.forward(ctx, *arrays, **kwargs)
         except (ValueError, TypeError, IndexError) as e:
@@ -215,7 +224,7 @@ class Function:
         if needed and st.grad_enabled:
             t = _make(out, True)
             ctx.parents = tuple(parents)
-            ctx.needs_input_grad = tuple([p is not None for p in parents])
+            ctx.needs_input_grad = tuple(needs)
             ctx.oshape = out.shape
             ctx.odtype = out.dtype
             ctx.seq = _next_seq()
@@ -337,9 +346,10 @@ class Function:
 
 def _extra(st: _State, ctx: Function, out: np.ndarray) -> None:
     """The rarely-on parts of apply: record the running Module, check for NaN/Inf."""
-    if st.scope is not None:
-        ctx.scope = st.scope
-    if st.anomaly:
+    scope = st._scope  # (the plain attributes: the properties cost more than this function)
+    if scope is not None:
+        ctx.scope = scope
+    if st._anomaly:
         _anomaly_forward(ctx, out)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 from heapq import heappop, heappush
+from sys import getrefcount
 from typing import Any
 
 import numpy as np
@@ -186,13 +187,17 @@ def _accumulate(t: Tensor, g: Any, create_graph: bool, handed: set[int]) -> None
     if t.grad is None:
         if (
             type(g) is not np.ndarray
-            or not g.flags.writeable
             or g.base is not None
             or id(g) in handed
+            or not g.flags.writeable
         ):
             g = np.array(g, dtype=t.data.dtype)
         handed.add(id(g))
-        t.grad = _make(g, False)
+        gt = _new(Tensor)  # _make, inlined
+        gt.data = g
+        gt.requires_grad = False
+        gt._ctx = None
+        t.grad = gt
         return
     old = t.grad.data
     if old.shape == g.shape and old.flags.writeable and old.dtype == g.dtype:
@@ -204,6 +209,43 @@ def _accumulate(t: Tensor, g: Any, create_graph: bool, handed: set[int]) -> None
 
 def _key(t: Tensor) -> Any:
     return t if t._ctx is None else t._ctx
+
+
+def _sole_refcount() -> int:
+    """What ``getrefcount`` reports for an array held by one local variable only (measured,
+    not assumed), or 0, which turns gradient stealing off, if this Python does not count an
+    extra holder as one more reference."""
+
+    def count(extra: bool) -> int:
+        g = np.empty(1)
+        holder = [g] if extra else None
+        n = getrefcount(g)
+        del holder
+        return n
+
+    alone, shared = count(False), count(True)
+    return alone if shared == alone + 1 else 0
+
+
+# run_backward hands a gradient to ``backward_inplace`` when its local ``g`` is the array's
+# only holder (no other node's entry, hook, retain_grad or tg.grad result refers to it) and
+# the array is large enough for an allocation to matter (below it out= costs more).
+_SOLE = _sole_refcount()
+_STEAL_MIN = 4096
+
+
+def _fit(gp: Any, shape: tuple[int, ...], dtype: np.dtype, fn: type[Function]) -> Any:
+    """A gradient brought to its input's shape (undoing broadcasting) and dtype."""
+    if gp.shape != shape:
+        gp = sum_to(gp, shape)
+        if gp.shape != shape:
+            raise RuntimeError(
+                f"{fn.__name__}.backward returned a gradient of shape {gp.shape} "
+                f"for an input of shape {shape}"
+            )
+    if gp.dtype != dtype:
+        gp = gp.astype(dtype)
+    return gp
 
 
 def run_backward(
@@ -218,7 +260,8 @@ def run_backward(
     Nodes are numbered as they are created, and a node is always created after its inputs,
     so taking the pending node with the highest number (a heap) runs each node once, after
     all its consumers have added their gradients: a topological order without a separate
-    sort. Leaves are finished last, each with its total gradient.
+    sort. While a single node is pending (a chain) it waits in ``nxt`` instead of the heap.
+    Leaves are finished last, each with its total gradient.
 
     With ``inputs`` None, gradients accumulate into ``.grad`` of leaves (and of tensors that
     called ``retain_grad``). Otherwise the gradients of ``inputs`` are returned by the id of
@@ -239,7 +282,9 @@ def run_backward(
             leaves[k] = n
         else:
             heappush(heap, (-n.seq, n))
+    nxt = heappop(heap)[1] if len(heap) == 1 else None  # the one pending node, else None
     want = None if inputs is None else {id(_key(t)) for t in inputs}
+    slow = want is not None
     captured: dict[int, Any] = {}
     prev_mode = _state.grad_enabled
     _state.grad_enabled = create_graph
@@ -247,30 +292,49 @@ def run_backward(
     pop = grads.pop
     get = grads.get
     ndarray = np.ndarray
+    clock = _clock
     try:
-        while heap:
-            ctx = heappop(heap)[1]
+        while True:
+            if nxt is not None:
+                ctx = nxt
+                nxt = None
+            elif heap:
+                ctx = heappop(heap)[1]
+            else:
+                break
             key = id(ctx)
             g = pop(key)
-            if ctx.special or want is not None:  # hooks, retain_grad, released, tg.grad
+            if ctx.special or slow:  # hooks, retain_grad, released, tg.grad
                 if ctx.released:
                     raise _released_error(ctx)
                 if ctx.hooks:
                     g = _run_hooks(ctx.hooks, ctx.oshape, g, create_graph)
-                if want is not None:
-                    if key in want:
+                if slow:
+                    if key in want:  # type: ignore[operator]
                         captured[key] = g
                 elif ctx.retained is not None:
                     rt = ctx.retained()
                     if rt is not None:
                         _accumulate(rt, g, create_graph, set())
             src = ctx.src
-            if src is not None and ctx.stamp != _clock[0]:
+            if src is not None and ctx.stamp != clock[0]:
                 stamp = ctx.stamp
                 if any(isinstance(t, Tensor) and t._version > stamp for t in src):
                     raise _version_error(ctx)
             fn = type(ctx)
-            gs = _graph_backward(fn, ctx, g) if create_graph else fn.backward(ctx, g)
+            if create_graph:
+                gs = _graph_backward(fn, ctx, g)
+            elif (
+                fn.backward_inplace is not None
+                and type(g) is ndarray
+                and g.size >= _STEAL_MIN
+                and g.base is None
+                and getrefcount(g) == _SOLE
+                and g.flags.writeable
+            ):
+                gs = fn.backward_inplace(ctx, g)
+            else:
+                gs = fn.backward(ctx, g)
             parents = ctx.parents
             if type(gs) is not tuple:
                 gs = (gs,)
@@ -288,37 +352,40 @@ def run_backward(
                         gp = _once_differentiable(gp, ctx)
                 elif type(gp) is not ndarray:
                     gp = np.asarray(gp.data if isinstance(gp, Tensor) else gp)
-                leaf = type(p) is Tensor
-                if leaf:
-                    pshape = p.data.shape
-                    pdtype = p.data.dtype
-                else:
-                    pshape = p.oshape
-                    pdtype = p.odtype
-                if gp.shape != pshape:
-                    gp = sum_to(gp, pshape)
-                    if gp.shape != pshape:
-                        raise RuntimeError(
-                            f"{fn.__name__}.backward returned a gradient of shape {gp.shape} "
-                            f"for an input of shape {pshape}"
-                        )
-                if gp.dtype is not pdtype and gp.dtype != pdtype:
-                    gp = gp.astype(pdtype)
                 pk = id(p)
-                prev = get(pk)
-                if prev is None:
-                    grads[pk] = gp
-                    if leaf:
+                if type(p) is Tensor:  # a leaf: finished after the walk
+                    d = p.data
+                    if gp.shape != d.shape or gp.dtype is not d.dtype:
+                        gp = _fit(gp, d.shape, d.dtype, fn)
+                    prev = get(pk)
+                    if prev is None:
+                        grads[pk] = gp
                         leaves[pk] = p
-                    else:
-                        heappush(heap, (-p.seq, p))
-                elif pk in owned:
+                        continue
+                else:
+                    if gp.shape != p.oshape or gp.dtype is not p.odtype:
+                        gp = _fit(gp, p.oshape, p.odtype, fn)
+                    prev = get(pk)
+                    if prev is None:
+                        grads[pk] = gp
+                        if heap:
+                            heappush(heap, (-p.seq, p))
+                        elif nxt is None:
+                            nxt = p
+                        else:  # a second pending node: both go to the heap
+                            heappush(heap, (-nxt.seq, nxt))
+                            heappush(heap, (-p.seq, p))
+                            nxt = None
+                        continue
+                if pk in owned:
                     np.add(prev, gp, out=prev)
                 else:
                     s = prev + gp
                     grads[pk] = s
                     if type(s) is ndarray:
                         owned.add(pk)
+                    s = None
+            gs = gp = prev = None  # hold no gradient past its node: that would block stealing
             if not retain_graph:  # release what the node saved; its structure stays
                 if src is not None:
                     ctx.inputs = ctx.src = None
@@ -346,13 +413,14 @@ def run_backward(
 
 def _root_grad(t: Tensor, g: Any, create_graph: bool, where: str) -> Any:
     if g is None:
-        if t.data.size != 1:
+        d = t.data
+        if d.size != 1:
             raise RuntimeError(
                 f"{where}: the output has shape {t.shape}; a gradient can be created implicitly "
                 "only for a one-element output. Pass grad= (an array of the output's shape), "
                 "or reduce the output first (e.g. loss.sum() or loss.mean())."
             )
-        arr = np.ones(t.shape, dtype=t.data.dtype) if t.ndim else const_of(1, t.data.dtype)
+        arr = np.ones(d.shape, dtype=d.dtype) if d.ndim else const_of(1, d.dtype)
         return _make(arr, False) if create_graph else arr
     if isinstance(g, Tensor):
         gt = g
