@@ -551,7 +551,9 @@ def test_engine_steals_from_its_copy_of_a_user_gradient_never_the_users():
     np.testing.assert_array_equal(x.grad.data, 1.0)
 
 
-@pytest.mark.parametrize("op", ["mul_both", "mul_one", "div", "neg", "exp", "broadcast", "mixed"])
+@pytest.mark.parametrize(
+    "op", ["mul_both", "mul_one", "div", "neg", "exp", "broadcast", "mixed", "div_mixed"]
+)
 def test_backward_inplace_gives_the_plain_backwards_gradients(op, monkeypatch):
     from tinygrad_bp import engine
 
@@ -567,6 +569,7 @@ def test_backward_inplace_gives_the_plain_backwards_gradients(op, monkeypatch):
         "exp": lambda: (a * b).exp() * 1.5,
         "broadcast": lambda: (a.reshape(50, 100) * row) * 1.5,
         "mixed": lambda: (a * f32) * 1.5,
+        "div_mixed": lambda: (a / f32) * 1.5,
     }
     grads = []
     for sole in (engine._SOLE, 0):  # stealing on, then off
@@ -579,3 +582,45 @@ def test_backward_inplace_gives_the_plain_backwards_gradients(op, monkeypatch):
             assert got is None
         else:
             np.testing.assert_array_equal(got, want)
+
+
+@pytest.mark.parametrize(
+    ("a", "fits"),
+    [
+        (np.ones((50, 100)), True),  # same shape
+        (np.array(2.0), True),  # a 0-d constant
+        (np.ones((1, 100)), True),
+        (np.ones(100), True),
+        (np.ones((50, 1)), True),
+        (np.ones((2, 100)), False),  # would not broadcast
+        (np.ones((1, 50, 100)), False),  # more dims than g: the result would be larger
+        (np.ones((50, 100), dtype=np.float32), False),  # another dtype
+        (2.0, False),  # not an array
+    ],
+)
+def test_backward_inplace_writes_into_g_only_when_the_result_fits(a, fits):
+    from tinygrad_bp.ops import _fits_into, _times_into
+
+    g = np.full((50, 100), 3.0)
+    assert _fits_into(g, a) is fits
+    if np.shape(a) == (2, 100):
+        with pytest.raises(ValueError):  # numpy's own error, as g * a would give
+            _times_into(g, a)
+        return
+    want = g * a
+    out = _times_into(g, a)
+    assert (out is g) is fits
+    np.testing.assert_array_equal(out, want)
+
+
+def test_backward_inplace_returns_the_gradient_array_it_was_given():
+    from tinygrad_bp import ops
+
+    x = leaf(np.linspace(0.5, 1.5, BIG))
+    for op, y in ((ops.Neg, -x), (ops.Exp, x.exp()), (ops.Div, x / 2.0), (ops.Mul, x * 2.0)):
+        g = np.full(BIG, 3.0)
+        got = op.backward_inplace(y._ctx, g)
+        got = got[0] if isinstance(got, tuple) else got
+        assert got is g, op.__name__
+        want = op.backward(y._ctx, np.full(BIG, 3.0))
+        np.testing.assert_array_equal(got, want[0] if isinstance(want, tuple) else want)

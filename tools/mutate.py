@@ -1,8 +1,8 @@
 """Mutation testing of the backward formulas: does the test suite notice a wrong gradient?
 
-Every ``backward`` in ``tinygrad_bp/ops.py`` (plus the shims they call, and with ``--engine``
-the gradient plumbing: ``sum_to`` in ``tinygrad_bp/autograd.py``, ``_accumulate``,
-``run_backward``) is perturbed one change at a time with ``ast``:
+Every ``backward`` and ``backward_inplace`` in ``tinygrad_bp/ops.py`` (plus the shims they
+call, and with ``--engine`` the gradient plumbing: ``sum_to`` in ``tinygrad_bp/autograd.py``,
+``_accumulate``, ``run_backward``) is perturbed one change at a time with ``ast``:
 
 - drop a term of ``+``/``-``, drop a factor of ``*``, swap the operands of ``-``, ``/``, ``@``,
   turn ``+`` into ``-`` and back, ``/`` into ``*``;
@@ -58,7 +58,15 @@ ENGINE_FILES = {
     "tinygrad_bp/autograd.py": ("sum_to",),
     "tinygrad_bp/engine.py": ("_accumulate", "run_backward"),
 }
-OPS_HELPERS = ("_where", "broadcast_to", "_matmul", "_mT", "_index_add")
+OPS_HELPERS = (
+    "_where",
+    "broadcast_to",
+    "_matmul",
+    "_mT",
+    "_index_add",
+    "_fits_into",
+    "_times_into",
+)
 DEFAULT_TESTS = ("tests/test_op_sweep.py", "tests/test_laws.py")
 ENGINE_TESTS = ("tests/test_engine.py", "tests/test_gradcheck.py")  # also run for autograd.py
 SWEEP = "tests/test_op_sweep.py::test_op_sweep"
@@ -69,6 +77,8 @@ HELPER_USERS = {
     "_matmul": ("MatMul",),
     "_mT": ("MatMul",),
     "_index_add": ("GetItem", "IndexAdd"),
+    "_fits_into": ("Mul", "Div"),
+    "_times_into": ("Mul",),
 }
 
 # Mutants no test can kill, keyed by "file:function:description:mutated code", with the
@@ -308,6 +318,9 @@ def _set_kw(text: str) -> Transform:
     return lambda n: ast.keyword(arg=n.arg, value=ast.parse(text, mode="eval").body)
 
 
+_BACKWARDS = ("backward", "backward_inplace")
+
+
 def _targets(
     tree: ast.Module, names: tuple[str, ...], backward: bool
 ) -> Iterator[tuple[str, ast.FunctionDef]]:
@@ -315,8 +328,8 @@ def _targets(
     for top in tree.body:
         if isinstance(top, ast.ClassDef) and backward:
             for item in top.body:
-                if isinstance(item, ast.FunctionDef) and item.name == "backward":
-                    yield f"{top.name}.backward", item
+                if isinstance(item, ast.FunctionDef) and item.name in _BACKWARDS:
+                    yield f"{top.name}.{item.name}", item
         elif isinstance(top, ast.FunctionDef) and top.name in names:
             yield top.name, top
 
