@@ -503,6 +503,11 @@ def test_engine_steals_a_gradient_only_it_holds(monkeypatch):
     small = leaf(np.ones(10))
     ((small * 2) * 3).sum().backward()
     assert len(calls) == 1  # below the threshold: the plain backward
+    for n, steals in ((4095, 0), (4096, 1)):  # the threshold itself
+        before = len(calls)
+        edge = leaf(np.linspace(-1, 1, n))
+        ((edge * 2).tanh() * 3).sum().backward()
+        assert len(calls) - before == steals
 
 
 def test_engine_does_not_steal_a_gradient_two_nodes_share(monkeypatch):

@@ -282,7 +282,7 @@ def run_backward(
             leaves[k] = n
         else:
             heappush(heap, (-n.seq, n))
-    nxt = heappop(heap)[1] if len(heap) == 1 else None  # the one pending node, else None
+    nxt = None  # the one pending node while there is only one (then the heap is empty)
     want = None if inputs is None else {id(_key(t)) for t in inputs}
     slow = want is not None
     captured: dict[int, Any] = {}
