@@ -193,11 +193,7 @@ def _accumulate(t: Tensor, g: Any, create_graph: bool, handed: set[int]) -> None
         ):
             g = np.array(g, dtype=t.data.dtype)
         handed.add(id(g))
-        gt = _new(Tensor)  # _make, inlined
-        gt.data = g
-        gt.requires_grad = False
-        gt._ctx = None
-        t.grad = gt
+        t.grad = _make(g, False)
         return
     old = t.grad.data
     if old.shape == g.shape and old.flags.writeable and old.dtype == g.dtype:
@@ -284,7 +280,6 @@ def run_backward(
             heappush(heap, (-n.seq, n))
     nxt = None  # the one pending node while there is only one (then the heap is empty)
     want = None if inputs is None else {id(_key(t)) for t in inputs}
-    slow = want is not None
     captured: dict[int, Any] = {}
     prev_mode = _state.grad_enabled
     _state.grad_enabled = create_graph
@@ -304,13 +299,13 @@ def run_backward(
                 break
             key = id(ctx)
             g = pop(key)
-            if ctx.special or slow:  # hooks, retain_grad, released, tg.grad
+            if ctx.special or want is not None:  # hooks, retain_grad, released, tg.grad
                 if ctx.released:
                     raise _released_error(ctx)
                 if ctx.hooks:
                     g = _run_hooks(ctx.hooks, ctx.oshape, g, create_graph)
-                if slow:
-                    if key in want:  # type: ignore[operator]
+                if want is not None:
+                    if key in want:
                         captured[key] = g
                 elif ctx.retained is not None:
                     rt = ctx.retained()

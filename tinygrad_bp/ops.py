@@ -252,12 +252,9 @@ class Sigmoid(Function):
 
     @staticmethod
     def forward(ctx: Any, x: np.ndarray) -> np.ndarray:
-        c = _SIGMOID_CONSTS.get(x.dtype)  # float dtypes only
-        if c is None:
-            if x.dtype.kind != "f":
-                x = x.astype(np.float64)
-            c = _sigmoid_consts(x.dtype)
-        one, lim = c
+        if x.dtype.kind != "f":
+            x = x.astype(np.float64)
+        one, lim = _sigmoid_consts(x.dtype)
         if x.size >= _IN_PLACE:  # the same formula on one temporary
             return _sigmoid_into(np.negative(x), one)
         return one / (one + np.exp(np.minimum(-x, lim)))

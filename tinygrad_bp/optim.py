@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from tinygrad_bp.autograd import _clock, _state, bump_version
+from tinygrad_bp.autograd import bump_version, no_grad
 from tinygrad_bp.tensor import Tensor, const_of
 
 __all__ = ["SGD", "Adam", "AdamW", "Optimizer", "lr_scheduler"]
@@ -101,13 +101,9 @@ class Optimizer:
 
             with enable_grad():
                 loss = closure()
-        st = _state  # no_grad(), without the context manager's cost on this hot path
-        prev, st.grad_enabled = st.grad_enabled, False
-        try:
+        with no_grad():
             for group in self.param_groups:
                 self._update_group(group)
-        finally:
-            st.grad_enabled = prev
         return loss
 
     def _update_group(self, group: dict[str, Any]) -> None:
@@ -253,13 +249,10 @@ class SGD(Optimizer):
             raise ValueError("SGD: Nesterov momentum requires a momentum > 0 and zero dampening")
 
     def _update_group(self, group: dict[str, Any]) -> None:
-        # the hot loop of most training runs: options read once per group, updates in place,
-        # one tick of the modification clock for all the parameters changed together
+        # the hot loop of most training runs: options read once per group, updates in place
         lr, wd, m, damp = group["lr"], group["weight_decay"], group["momentum"], group["dampening"]
         nesterov, maximize = group["nesterov"], group["maximize"]
         state = self.state
-        _clock[0] += 1
-        version = _clock[0]
         dt = None
         for p in group["params"]:
             gt = p.grad
@@ -288,7 +281,7 @@ class SGD(Optimizer):
                 g = g + m * buf if nesterov else buf
             if lr:
                 data -= c_lr * g
-            p._version = version
+            bump_version(p)
 
 
 class Adam(Optimizer):

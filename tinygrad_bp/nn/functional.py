@@ -301,7 +301,7 @@ class Targets(NamedTuple):
         """Per-row losses (or their sum, when summed already) -> the reduced output."""
         if self.reduction == "none":
             return loss.astype(dtype, copy=False)  # type: ignore[no-any-return]
-        s = _SUM(loss, axis=None) if np.ndim(loss) else loss
+        s = _SUM(loss, axis=None) if loss.ndim else loss  # (numpy scalars have ndim 0 too)
         return np.array(s * self.inv if self.reduction == "mean" else s, dtype=dtype)
 
     def pick(self, a: np.ndarray) -> np.ndarray:
@@ -326,23 +326,19 @@ class CrossEntropy(Function):
         e = np.exp(s)
         se = _SUM(e, axis=1, keepdims=True)
         log_se = np.log(se)
-        e /= se
-        ctx.save_for_backward(e)  # the softmax, for backward
-        if spec.flat is not None and spec.wt is None and spec.reduction != "none":
-            # the common case, inlined: sum of log_se - s[target] (s is fresh: flat is a view)
-            loss = _SUM(log_se, axis=None) - _SUM(s.reshape(-1)[spec.flat], axis=None)
-            return np.array(loss * spec.inv if spec.reduction == "mean" else loss, dtype=x.dtype)
         if spec.target is not None and spec.wt is None and spec.reduction != "none":
             loss = _SUM(log_se, axis=None) + spec.pick(s)  # sum of log_se - s[target]
         else:
             s -= log_se  # log-probabilities
             loss = spec.pick(s)
+        e /= se
+        ctx.save_for_backward(e)  # the softmax, for backward
         return spec.reduce(loss, x.dtype)
 
     @staticmethod
     def backward(ctx: Any, g: Any) -> Any:
         x, spec = ctx.inputs
-        scale = g * spec.inv if spec.reduction == "mean" else spec.scale(g)
+        scale = spec.scale(g)
         if isinstance(x, Tensor) or isinstance(g, Tensor):  # create_graph: stay differentiable
             p = x.softmax(axis=1) if isinstance(x, Tensor) else ctx.saved_tensors[0]
             w = spec.matrix(x.shape[0], x.shape[1], x.dtype)
