@@ -191,6 +191,32 @@ def test_linear_matches_numpy_and_gradcheck():
     )
 
 
+def test_linear_keeps_only_what_each_wanted_grad_needs():
+    rng = np.random.default_rng(2)
+    x, w, b = rng.normal(size=(4, 3)), rng.normal(size=(3, 2)), rng.normal(size=2)
+    for nx, nw, nb in [(True, True, True), (True, False, False), (False, True, True)]:
+        xt = tg.Tensor(x, requires_grad=nx)
+        wt = tg.Tensor(w, requires_grad=nw)
+        bt = tg.Tensor(b, requires_grad=nb)
+        y = nn.functional.linear(xt, wt, bt)
+        node = y.grad_fn
+        assert node.needs_input_grad == (nx, nw, nb)
+        # x only for w's grad, w only for x's, the bias never
+        assert (node.inputs[0] is not None, node.inputs[1] is not None) == (nw, nx)
+        assert node.inputs[2] is None
+        (y * y).sum().backward()
+        g = 2 * (x @ w + b)
+        for t, want, ref in [(xt, nx, g @ w.T), (wt, nw, x.T @ g), (bt, nb, g.sum(0))]:
+            if want:
+                np.testing.assert_allclose(t.grad.numpy(), ref, rtol=1e-12)
+            else:
+                assert t.grad is None
+    # plain arrays are accepted as the input, and no bias gives the same op
+    y = nn.functional.linear(x, tg.Tensor(w, requires_grad=True))
+    assert type(y.grad_fn).__name__ == "Affine" and y.grad_fn.needs_input_grad[2] is False
+    np.testing.assert_allclose(y.numpy(), x @ w, rtol=1e-12)
+
+
 def test_linear_batched_and_1d_inputs_and_no_bias():
     lin = nn.Linear(3, 2, bias=False, rng=0).double()
     assert lin.bias is None and len(list(lin.parameters())) == 1

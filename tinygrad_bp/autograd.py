@@ -193,7 +193,7 @@ class Function:
     def __repr__(self) -> str:
         return f"<{type(self).__name__} node>"
 
-    # -- apply: the general path, and short ones for one and two inputs (the hot path)
+    # -- apply: the general path, and short ones for one, two and three inputs (the hot path)
     @classmethod
     def apply(cls, *args: Any, **kwargs: Any) -> Tensor:
         """Run the op on Tensors (other arguments pass through as constants)."""
@@ -231,10 +231,11 @@ class Function:
             if kwargs:
                 ctx.kwargs = kwargs
             if cls.save_inputs:
-                if cls.save_inputs == "cross" and len(args) == 2:  # each for the other's grad
-                    n0, n1 = ctx.needs_input_grad
-                    ctx.src = (args[0] if n1 else None, args[1] if n0 else None)
-                    ctx.inputs = (arrays[0] if n1 else None, arrays[1] if n0 else None)
+                if cls.save_inputs == "cross" and len(args) >= 2:  # see _apply3
+                    n0, n1 = needs[0], needs[1]
+                    rest = (None,) * (len(args) - 2)
+                    ctx.src = (args[0] if n1 else None, args[1] if n0 else None, *rest)
+                    ctx.inputs = (arrays[0] if n1 else None, arrays[1] if n0 else None, *rest)
                 else:
                     ctx.src = args
                     ctx.inputs = tuple(arrays)
@@ -332,6 +333,58 @@ class Function:
                 else:
                     ctx.src = (x, y)
                     ctx.inputs = (xd, yd)
+                ctx.stamp = _clock[0]
+            if cls.save_output:
+                ctx.out = out
+            t._ctx = ctx
+            if st.extra:
+                _extra(st, ctx, out)
+            return t
+        if st.extra:
+            _extra(st, ctx, out)
+        return _make(out, False)
+
+    @classmethod
+    def _apply3(cls, x: Tensor, y: Any, z: Any) -> Tensor:
+        """``_apply2`` with a third input (a fused layer's bias, say). With ``save_inputs =
+        "cross"`` x is kept only for y's grad, y only for x's, and z not at all."""
+        ctx = _new(cls)
+        xd = x.data
+        yt = isinstance(y, Tensor)
+        yd = y.data if yt else y
+        zt = isinstance(z, Tensor)
+        zd = z.data if zt else z
+        try:
+            out = cls.forward(ctx, xd, yd, zd)
+        except (ValueError, TypeError, IndexError) as e:
+            raise _op_error(cls, (xd, yd, zd), None, e) from e
+        if type(out) is not np.ndarray:
+            out = np.asarray(out)
+        st = _state
+        nx = x.requires_grad
+        ny = yt and y.requires_grad
+        nz = zt and z.requires_grad
+        if (nx or ny or nz) and st.grad_enabled:
+            t = _new(Tensor)  # _make, inlined on the hot path
+            t.data = out
+            t.requires_grad = True
+            ctx.parents = (
+                (x if x._ctx is None else x._ctx) if nx else None,
+                (y if y._ctx is None else y._ctx) if ny else None,
+                (z if z._ctx is None else z._ctx) if nz else None,
+            )
+            ctx.needs_input_grad = (nx, ny, nz)
+            ctx.oshape = out.shape
+            ctx.odtype = out.dtype
+            ctx.seq = _next_seq()
+            si = cls.save_inputs
+            if si:
+                if si == "cross":
+                    ctx.src = (x if ny else None, y if nx else None, None)
+                    ctx.inputs = (xd if ny else None, yd if nx else None, None)
+                else:
+                    ctx.src = (x, y, z)
+                    ctx.inputs = (xd, yd, zd)
                 ctx.stamp = _clock[0]
             if cls.save_output:
                 ctx.out = out

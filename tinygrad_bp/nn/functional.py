@@ -229,8 +229,10 @@ class Affine(Function):
 
 def linear(x: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
     """``x @ weight + bias`` with ``weight`` of shape (in, out); one fused op for 2-D ``x``."""
+    if not isinstance(x, Tensor):
+        x = Tensor(x)
     if x.ndim == 2 and weight.ndim == 2:
-        return Affine.apply(x, weight, bias)
+        return Affine._apply3(x, weight, bias)
     y = x @ weight
     return y if bias is None else y + bias
 
