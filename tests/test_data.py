@@ -257,6 +257,7 @@ def test_dataloader_batches_cover_every_sample_once():
     assert [len(b[1]) for b in batches] == [4, 4, 2]
     xb, yb = batches[0]
     assert isinstance(xb, tg.Tensor) and xb.dtype == np.float32 and yb.dtype == np.int64
+    assert xb.is_leaf and not xb.requires_grad and xb.grad is None
     seen = np.concatenate([b[1] for b in batches])
     assert sorted(seen) == list(range(10)) and list(seen) != list(range(10))
     np.testing.assert_array_equal(np.concatenate([b[0].numpy()[:, 0] for b in batches]), seen)
@@ -292,3 +293,5 @@ def test_dataloader_rejects_bad_arguments():
         data.DataLoader(np.zeros((10, 2)), np.zeros(9))
     with pytest.raises(ValueError, match="batch_size"):
         data.DataLoader(np.zeros((10, 2)), batch_size=0)
+    with pytest.raises(TypeError, match="dtype must be numeric"):
+        data.DataLoader(np.zeros((10, 2)), dtype=object)

@@ -25,7 +25,7 @@ import numpy as np
 import numpy.typing as npt
 
 from tinygrad_bp.idx import IDXError, file_mode, read_idx
-from tinygrad_bp.tensor import Tensor
+from tinygrad_bp.tensor import _make
 
 __all__ = [
     "FASHION_MNIST_CLASSES",
@@ -369,6 +369,8 @@ class DataLoader:
         self.shuffle = shuffle
         self.drop_last = drop_last
         self.dtype = np.dtype(dtype)
+        if self.dtype.kind not in "biuf":
+            raise TypeError(f"DataLoader: dtype must be numeric, got {self.dtype}")
         self.scale = (1.0 / 255 if self.x.dtype == np.uint8 else None) if scale is None else scale
         self.tensors = tensors
         if seed is None:
@@ -400,10 +402,9 @@ class DataLoader:
             xb = np.multiply(xb, self.scale, dtype=self.dtype)
         elif xb.dtype != self.dtype:
             xb = xb.astype(self.dtype)
-        if self.y is None:
-            return Tensor(xb) if self.tensors else xb
-        yb = self.y[sel]
-        return (Tensor(xb), yb) if self.tensors else (xb, yb)
+        if self.tensors:  # xb has a numeric dtype already: no need for Tensor()'s checks
+            xb = _make(xb, False)
+        return xb if self.y is None else (xb, self.y[sel])
 
     def __iter__(self) -> Iterator[Any]:
         perm = self.order()
