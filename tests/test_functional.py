@@ -207,6 +207,9 @@ def test_cross_entropy_non_contiguous_and_byte_swapped_labels():
     np.testing.assert_allclose(F.cross_entropy(tg.Tensor(x), swapped).item(), ref, rtol=1e-12)
     with pytest.raises(IndexError, match="found -2"):
         F.cross_entropy(tg.Tensor(x), np.array([0, -2, 1, 1], dtype=">i8"))
+    huge = np.array([0, 2**63 + 5, 1, 1], dtype=np.uint64)  # past int64: must not wrap
+    with pytest.raises(IndexError, match="at flat position 1"):
+        F.cross_entropy(tg.Tensor(x), huge)
 
 
 # --------------------------------------------------------------------------- other losses
