@@ -314,3 +314,25 @@ def test_cosine_annealing_lr_and_state_dict():
         sched.StepLR(object(), 1)  # type: ignore[arg-type]
     with pytest.raises(KeyError, match="initial_lr"):
         sched.StepLR(SGD([_param([1.0])], lr=0.1), 1, last_epoch=3)
+
+
+def test_step_runs_without_grad_mode_and_restores_it_even_on_an_error():
+    seen = []
+
+    class Probe(SGD):
+        def _update_group(self, group):
+            seen.append(tg.is_grad_enabled())
+            p = group["params"][0]
+            assert not (p * 2).requires_grad  # Tensor ops here record no graph
+            if len(seen) == 2:
+                raise ValueError("boom")
+            super()._update_group(group)
+
+    p = tg.Tensor(np.ones(3), requires_grad=True)
+    opt = Probe([p], lr=0.1)
+    (p * p).sum().backward()
+    opt.step()
+    with pytest.raises(ValueError, match="boom"):
+        opt.step()
+    assert seen == [False, False] and tg.is_grad_enabled()
+    np.testing.assert_allclose(p.data, 0.8)  # the first step only

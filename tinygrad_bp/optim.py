@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from tinygrad_bp.autograd import bump_version, no_grad
+from tinygrad_bp.autograd import _clock, _state, bump_version
 from tinygrad_bp.tensor import Tensor, const_of
 
 __all__ = ["SGD", "Adam", "AdamW", "Optimizer", "lr_scheduler"]
@@ -101,9 +101,16 @@ class Optimizer:
 
             with enable_grad():
                 loss = closure()
-        with no_grad():
+        # no_grad, written out: inside a training step every distinct Python function costs
+        # about a microsecond, as the BLAS calls around it evict it from the caches
+        # (benchmarks/README.md), and no_grad's __init__/__enter__/__exit__ are three
+        st = _state
+        prev, st.grad_enabled = st.grad_enabled, False
+        try:
             for group in self.param_groups:
                 self._update_group(group)
+        finally:
+            st.grad_enabled = prev
         return loss
 
     def _update_group(self, group: dict[str, Any]) -> None:
@@ -254,6 +261,9 @@ class SGD(Optimizer):
         nesterov, maximize = group["nesterov"], group["maximize"]
         state = self.state
         dt = None
+        clock = _clock  # every update is one in-place change: one tick for the whole group
+        clock[0] += 1  # (bump_version, written out for the reason step() gives)
+        tick = clock[0]
         for p in group["params"]:
             gt = p.grad
             if gt is None:
@@ -281,7 +291,7 @@ class SGD(Optimizer):
                 g = g + m * buf if nesterov else buf
             if lr:
                 data -= c_lr * g
-            bump_version(p)
+            p._version = tick
 
 
 class Adam(Optimizer):
