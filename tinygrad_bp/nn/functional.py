@@ -259,8 +259,9 @@ class Targets(NamedTuple):
 
     ``target`` (M,) class indices with optional per-row weights ``wt`` (W = wt * one-hot),
     or ``dense`` (M, C) target weights W; ``inv`` scales the sum for reduction 'mean'.
-    ``flat`` (optional) holds the targets' positions in the flattened (M, C) rows: indexing
-    a flat view with one integer array is several times faster than ``a[rows, target]``.
+    ``flat`` (set with ``target``) holds the targets' positions in the flattened (M, C)
+    rows (``flat_positions``): indexing a flat view with one integer array is several
+    times faster than ``a[rows, target]``.
     """
 
     target: np.ndarray | None
@@ -270,20 +271,13 @@ class Targets(NamedTuple):
     inv: float
     flat: np.ndarray | None = None
 
-    def positions(self, shape: tuple[int, ...]) -> np.ndarray:
-        """The flat positions of the targets in C-ordered (M, C) rows."""
-        assert self.target is not None
-        flat = self.flat if self.flat is not None else flat_positions(self.target, shape[1])
-        assert flat is not None  # (targets are validated before a Targets is made)
-        return flat
-
     def matrix(self, rows: int, classes: int, dtype: Any) -> np.ndarray:
         """W as a dense (M, C) array."""
         if self.dense is not None:
             return self.dense
         assert self.target is not None
         w = np.zeros((rows, classes), dtype=dtype)
-        w.reshape(-1)[self.positions(w.shape)] = 1.0 if self.wt is None else self.wt
+        w.reshape(-1)[self.flat] = 1.0 if self.wt is None else self.wt
         return w
 
     def scale(self, g: Any) -> Any:
@@ -303,7 +297,8 @@ class Targets(NamedTuple):
         """-sum_c W_ic a_ic per row, or summed over rows when no per-row result is needed."""
         if self.target is None:
             return -_SUM(a * self.dense, axis=1)
-        picked = a.take(self.positions(a.shape))  # (take: on the flattened array)
+        assert self.flat is not None  # (set with target)
+        picked = a.take(self.flat)  # (take: on the flattened array)
         if self.wt is not None:
             picked = picked * self.wt
         return -picked if self.reduction == "none" else -_SUM(picked, axis=None)
@@ -321,27 +316,32 @@ class CrossEntropy(Function):
         e = np.exp(s)
         se = _SUM(e, axis=1, keepdims=True)
         log_se = np.log(se)
-        if spec.target is not None and spec.wt is None and spec.reduction != "none":
-            loss = _SUM(log_se, axis=None) + spec.pick(s)  # sum of log_se - s[target]
+        red = spec.reduction
+        if spec.flat is not None and spec.wt is None and red != "none":
+            # one label per row, reduced: the sum of log_se - s[label], with pick() and
+            # reduce() written out (each distinct function costs ~1 us in a training step)
+            total = _SUM(log_se, axis=None) - _SUM(s.take(spec.flat), axis=None)
+            out = np.array(total * spec.inv if red == "mean" else total, dtype=x.dtype)
         else:
             s -= log_se  # log-probabilities
-            loss = spec.pick(s)
+            out = spec.reduce(spec.pick(s), x.dtype)
         e /= se
-        ctx.save_for_backward(e)  # the softmax, for backward
-        return spec.reduce(loss, x.dtype)
+        ctx.saved_tensors = (e,)  # the softmax, for backward
+        return out
 
     @staticmethod
     def backward(ctx: Any, g: Any) -> Any:
         x, spec = ctx.inputs
-        scale = spec.scale(g)
         if isinstance(x, Tensor) or isinstance(g, Tensor):  # create_graph: stay differentiable
             p = x.softmax(axis=1) if isinstance(x, Tensor) else ctx.saved_tensors[0]
             w = spec.matrix(x.shape[0], x.shape[1], x.dtype)
-            return (p * w.sum(axis=1, keepdims=True) - w) * scale, None
+            return (p * w.sum(axis=1, keepdims=True) - w) * spec.scale(g), None
+        red = spec.reduction  # spec.scale(g), written out as in forward
+        scale = g * spec.inv if red == "mean" else g if red == "sum" else g.reshape(-1, 1)
         p = ctx.saved_tensors[0]
         if spec.target is not None:  # sparse targets: w_i (p_i - onehot_i), built in place
             gx = p.copy() if spec.wt is None else p * spec.wt[:, None]
-            gx.reshape(-1)[spec.positions(p.shape)] -= 1.0 if spec.wt is None else spec.wt
+            gx.reshape(-1)[spec.flat] -= 1.0 if spec.wt is None else spec.wt
         else:
             gx = p * _SUM(spec.dense, axis=1, keepdims=True)
             gx -= spec.dense
@@ -432,7 +432,8 @@ def _class_loss(
         else:
             plain = w is None and bool(keep.all())
             wt_arg = None if plain else wt
-            loss = op._apply2(rows_x, Targets(tc, wt_arg, None, reduction, inv))
+            flat = flat_positions(tc, n_classes)
+            loss = op._apply2(rows_x, Targets(tc, wt_arg, None, reduction, inv, flat))
     if reduction == "none" and loss.shape != out_shape:
         return loss.reshape(out_shape)
     return loss
