@@ -284,8 +284,10 @@ class Function:
             if cls.save_output:
                 ctx.out = out
             t._ctx = ctx
-            if st.extra:
-                _extra(st, ctx, out)
+            if st.extra:  # _extra, written out: the module scope is on in every model call
+                ctx.scope = st._scope
+                if st._anomaly:
+                    _anomaly_forward(ctx, out)
             return t
         if st.extra:
             _extra(st, ctx, out)
@@ -337,8 +339,10 @@ class Function:
             if cls.save_output:
                 ctx.out = out
             t._ctx = ctx
-            if st.extra:
-                _extra(st, ctx, out)
+            if st.extra:  # _extra, written out: the module scope is on in every model call
+                ctx.scope = st._scope
+                if st._anomaly:
+                    _anomaly_forward(ctx, out)
             return t
         if st.extra:
             _extra(st, ctx, out)
@@ -389,8 +393,10 @@ class Function:
             if cls.save_output:
                 ctx.out = out
             t._ctx = ctx
-            if st.extra:
-                _extra(st, ctx, out)
+            if st.extra:  # _extra, written out: the module scope is on in every model call
+                ctx.scope = st._scope
+                if st._anomaly:
+                    _anomaly_forward(ctx, out)
             return t
         if st.extra:
             _extra(st, ctx, out)

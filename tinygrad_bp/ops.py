@@ -254,7 +254,7 @@ class Sigmoid(Function):
     def forward(ctx: Any, x: np.ndarray) -> np.ndarray:
         if x.dtype.kind != "f":
             x = x.astype(np.float64)
-        one, lim = _sigmoid_consts(x.dtype)
+        one, lim = _SIGMOID_CONSTS.get(x.dtype) or _sigmoid_consts(x.dtype)
         if x.size >= _IN_PLACE:  # the same formula on one temporary
             return _sigmoid_into(np.negative(x), one)
         return one / (one + np.exp(np.minimum(-x, lim)))

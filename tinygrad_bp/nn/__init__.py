@@ -16,6 +16,7 @@ from typing import Any, NamedTuple, overload
 import numpy as np
 import numpy.typing as npt
 
+from tinygrad_bp import ops
 from tinygrad_bp.autograd import _state, bump_version
 from tinygrad_bp.nn import functional, init
 from tinygrad_bp.tensor import Tensor
@@ -382,21 +383,21 @@ class Sigmoid(Module):
     """Elementwise 1 / (1 + e^-x)."""
 
     def forward(self, x: Tensor) -> Tensor:
-        return x.sigmoid()
+        return ops.Sigmoid._apply1(x if isinstance(x, Tensor) else Tensor(x))  # (= x.sigmoid())
 
 
 class Tanh(Module):
     """Elementwise tanh."""
 
     def forward(self, x: Tensor) -> Tensor:
-        return x.tanh()
+        return ops.Tanh._apply1(x if isinstance(x, Tensor) else Tensor(x))  # (= x.tanh())
 
 
 class ReLU(Module):
     """Elementwise max(x, 0)."""
 
     def forward(self, x: Tensor) -> Tensor:
-        return x.relu()
+        return ops.Relu._apply1(x if isinstance(x, Tensor) else Tensor(x))  # (= x.relu())
 
 
 class Identity(Module):
