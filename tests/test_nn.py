@@ -264,6 +264,17 @@ def test_activation_modules(module, ref):
     np.testing.assert_allclose(module(tg.Tensor(x)).numpy(), ref(x), rtol=1e-12)
 
 
+@pytest.mark.parametrize(
+    "module", [nn.Sigmoid(), nn.Tanh(), nn.ReLU()], ids=lambda m: type(m).__name__
+)
+def test_elementwise_activations_take_arrays_and_record_their_op_under_the_module(module):
+    x = np.array([-1.5, 0.25, 2.0])
+    np.testing.assert_array_equal(module(x).numpy(), module(tg.Tensor(x)).numpy())
+    y = module(tg.Tensor(x, requires_grad=True))
+    assert y.grad_fn.scope is module  # graph drawings group the op under its module
+    y.sum().backward()
+
+
 def test_activation_by_name():
     assert isinstance(nn.activation("relu"), nn.ReLU)
     with pytest.raises(ValueError, match="unknown activation 'gelu'"):
