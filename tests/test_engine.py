@@ -460,6 +460,54 @@ def test_leaf_grad_accumulates_in_place_across_backward_calls():
     np.testing.assert_allclose(buffer, 3 + 2 * x.data)
 
 
+def test_a_fresh_leaf_grad_is_kept_without_a_copy_and_a_shared_one_is_copied():
+    returned = []
+
+    class Twice(tg.Function):
+        keep = False
+
+        @staticmethod
+        def forward(ctx, x):
+            return x * 2
+
+        @staticmethod
+        def backward(ctx, g):
+            r = g * 2
+            returned.append(r if Twice.keep else id(r))  # keep it, or only its id
+            return r
+
+    x = leaf([1.0, 2.0])
+    Twice.apply(x).sum().backward()
+    assert id(x.grad.data) == returned[-1]  # held by nobody else: no copy
+
+    Twice.keep = True
+    y = leaf([1.0, 2.0])
+    Twice.apply(y).sum().backward()
+    kept = returned[-1]
+    assert y.grad.data is not kept  # the op still holds it: copied
+    Twice.apply(y).sum().backward()  # so accumulating in place into y.grad ...
+    np.testing.assert_array_equal(y.grad.data, [4.0, 4.0])
+    np.testing.assert_array_equal(kept, [2.0, 2.0])  # ... leaves the op's array alone
+
+
+def test_a_leaf_hook_that_keeps_its_gradient_never_sees_it_change():
+    kept = []
+    x = leaf([1.0, 2.0])
+    x.register_hook(lambda g: kept.append(g) or g)
+    (x * 3).sum().backward()
+    (x * 3).sum().backward()
+    np.testing.assert_array_equal(x.grad.data, [6.0, 6.0])
+    np.testing.assert_array_equal(kept[0].data, [3.0, 3.0])  # x.grad was a copy of it
+
+
+def test_one_array_given_to_two_leaves_is_copied_for_the_second():
+    a, b = leaf([1.0, 2.0]), leaf([3.0, 4.0])
+    (a + b).sum().backward()  # Add hands the same array to both
+    assert a.grad.data is not b.grad.data
+    a.grad.data += 1
+    np.testing.assert_array_equal(b.grad.data, [1.0, 1.0])
+
+
 def test_inplace_change_before_the_forward_is_not_reported():
     x = leaf([1.0, 2.0])
     w = Tensor(np.array([3.0, 4.0]))

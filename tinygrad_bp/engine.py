@@ -178,21 +178,18 @@ def _run_hooks(
     return g
 
 
-def _accumulate(t: Tensor, g: Any, create_graph: bool, handed: set[int]) -> None:
-    """Add ``g`` into ``t.grad``; the first grad is stored without copying when the engine
-    made it (and gave it to no other tensor), later ones are added in place."""
+def _accumulate(t: Tensor, g: Any, create_graph: bool, sole: bool) -> None:
+    """Add ``g`` into ``t.grad``; later grads are added in place. The first one becomes
+    ``t.grad`` without a copy when ``sole`` (the caller's variable is the array's only
+    holder, by ``getrefcount``, as for gradient stealing) and it is a writable non-view:
+    then no other tensor, node, hook or base array can see those later in-place additions
+    (a custom op's backward may return an array it keeps, a hook may keep what it gets)."""
     if create_graph:  # g is a Tensor here (the engine wraps every grad under create_graph)
         t.grad = g if t.grad is None else t.grad + g
         return
     if t.grad is None:
-        if (
-            type(g) is not np.ndarray
-            or g.base is not None
-            or id(g) in handed
-            or not g.flags.writeable
-        ):
+        if not sole or type(g) is not np.ndarray or g.base is not None or not g.flags.writeable:
             g = np.array(g, dtype=t.data.dtype)
-        handed.add(id(g))
         t.grad = _make(g, False)
         return
     old = t.grad.data
@@ -310,7 +307,8 @@ def run_backward(
                 elif ctx.retained is not None:
                     rt = ctx.retained()
                     if rt is not None:
-                        _accumulate(rt, g, create_graph, set())
+                        sole = getrefcount(g) == _SOLE  # (before the call puts g on the stack)
+                        _accumulate(rt, g, create_graph, sole)
             src = ctx.src
             if src is not None and ctx.stamp != clock[0]:
                 stamp = ctx.stamp
@@ -392,15 +390,16 @@ def run_backward(
                     for name in fn.saved_attrs:
                         setattr(ctx, name, None)
                 ctx.released = ctx.special = True
-        handed: set[int] = set()
         for k, leaf_t in leaves.items():
-            g = grads[k]
+            g = pop(k)
             if leaf_t._hooks:
                 g = _run_hooks(leaf_t._hooks, leaf_t.shape, g, create_graph)
             if want is None:
-                _accumulate(leaf_t, g, create_graph, handed)
+                sole = getrefcount(g) == _SOLE  # (before the call puts g on the stack)
+                _accumulate(leaf_t, g, create_graph, sole)
             elif k in want:
                 captured[k] = g
+            g = None
     finally:
         _state.grad_enabled = prev_mode
     return captured if want is not None else None
@@ -445,6 +444,11 @@ def backward(
     t: Tensor, grad: Any = None, retain_graph: bool = False, create_graph: bool = False
 ) -> None:
     """Accumulate d(t)/d(leaf) into every leaf's ``.grad`` (see ``Tensor.backward``)."""
+    if grad is None and not create_graph and type(t) is Tensor and t._ctx is not None:
+        d = t.data  # loss.backward(): what _check_root and _root_grad would find, in short
+        if d.ndim == 0:
+            run_backward((t,), (const_of(1, d.dtype),), retain_graph, False)
+            return
     _check_root(t, 0, "backward")
     g = _root_grad(t, grad, create_graph, "backward")
     run_backward((t,), (g,), retain_graph or create_graph, create_graph)
