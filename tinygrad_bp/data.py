@@ -396,20 +396,19 @@ class DataLoader:
             rng = np.random.default_rng([int(seed), self.epoch])  # type: ignore[arg-type]
         return rng.permutation(len(self.x))
 
-    def _batch(self, sel: Any) -> Any:
-        xb = self.x[sel]
-        if self.scale is not None:
-            xb = np.multiply(xb, self.scale, dtype=self.dtype)
-        elif xb.dtype != self.dtype:
-            xb = xb.astype(self.dtype)
-        if self.tensors:  # xb has a numeric dtype already: no need for Tensor()'s checks
-            xb = _make(xb, False)
-        return xb if self.y is None else (xb, self.y[sel])
-
     def __iter__(self) -> Iterator[Any]:
         perm = self.order()
         self.epoch += 1
-        n, b = len(self.x), self.batch_size
+        x, y, scale, dtype = self.x, self.y, self.scale, self.dtype
+        n, b = len(x), self.batch_size
         stop = n - n % b if self.drop_last else n
         for i in range(0, stop, b):
-            yield self._batch(slice(i, i + b) if perm is None else perm[i : i + b])
+            sel = slice(i, i + b) if perm is None else perm[i : i + b]
+            xb = x[sel]
+            if scale is not None:
+                xb = np.multiply(xb, scale, dtype=dtype)
+            elif xb.dtype != dtype:
+                xb = xb.astype(dtype)
+            # a numeric array of the loader's dtype already: Tensor()'s checks would find nothing
+            out = _make(xb, False) if self.tensors else xb
+            yield out if y is None else (out, y[sel])
