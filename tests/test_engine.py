@@ -677,3 +677,17 @@ def test_backward_inplace_returns_the_gradient_array_it_was_given():
         assert got is g, op.__name__
         want = op.backward(y._ctx, np.full(BIG, 3.0))
         np.testing.assert_array_equal(got, want[0] if isinstance(want, tuple) else want)
+
+
+@pytest.mark.parametrize("order", ["consumer first", "producer first"])
+def test_several_roots_one_feeding_another_are_walked_in_order(order):
+    x = leaf([1.0, 2.0])
+    a = (x * 2).sum()
+    b = a * 3  # one root feeds the other: a must wait for b's gradient
+    outs = [b, a] if order == "consumer first" else [a, b]
+    (gx,) = tg.grad(outs, [x])
+    np.testing.assert_array_equal(gx.data, [8.0, 8.0])  # d(a + b)/dx = 2 + 6
+    z = x * 5
+    outs = [(z * z).sum(), z.sum(), (z * 2).sum()]
+    (gx,) = tg.grad(outs, [x])
+    np.testing.assert_allclose(gx.data, 50 * x.data + 5 + 10)

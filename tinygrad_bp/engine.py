@@ -4,7 +4,7 @@ gradient accumulation, hooks, and the create_graph view of a node."""
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
-from heapq import heappop, heappush
+from heapq import heapify, heappop, heappush
 from sys import getrefcount
 from typing import Any
 
@@ -265,7 +265,7 @@ def run_backward(
     heap: list[tuple[int, Function]] = []
     owned: set[int] = set()  # grads the engine allocated itself: safe to add into in place
     for r, g in zip(roots, root_grads):
-        n = _key(r)
+        n: Any = r if r._ctx is None else r._ctx
         k = id(n)
         if k in grads:
             grads[k] = grads[k] + g
@@ -274,13 +274,17 @@ def run_backward(
         if type(n) is Tensor:
             leaves[k] = n
         else:
-            heappush(heap, (-n.seq, n))
+            heap.append((-n.seq, n))
     nxt = None  # the one pending node while there is only one (then the heap is empty)
+    if len(heap) == 1:  # one root node, as in loss.backward()
+        nxt = heap.pop()[1]
+    else:
+        heapify(heap)
     want = None if inputs is None else {id(_key(t)) for t in inputs}
     captured: dict[int, Any] = {}
     prev_mode = _state.grad_enabled
     _state.grad_enabled = create_graph
-    anomaly = _state.anomaly
+    anomaly = _state._anomaly
     pop = grads.pop
     get = grads.get
     ndarray = np.ndarray
@@ -444,11 +448,6 @@ def backward(
     t: Tensor, grad: Any = None, retain_graph: bool = False, create_graph: bool = False
 ) -> None:
     """Accumulate d(t)/d(leaf) into every leaf's ``.grad`` (see ``Tensor.backward``)."""
-    if grad is None and not create_graph and type(t) is Tensor and t._ctx is not None:
-        d = t.data  # loss.backward(): what _check_root and _root_grad would find, in short
-        if d.ndim == 0:
-            run_backward((t,), (const_of(1, d.dtype),), retain_graph, False)
-            return
     _check_root(t, 0, "backward")
     g = _root_grad(t, grad, create_graph, "backward")
     run_backward((t,), (g,), retain_graph or create_graph, create_graph)
