@@ -263,7 +263,7 @@ class Sigmoid(Function):
     def backward(ctx: Any, g: Any) -> Any:
         out = ctx.out
         if type(out) is np.ndarray and out.size >= _IN_PLACE:
-            t = _one(out) - out
+            t = _ONES.get(out.dtype, 1.0) - out  # (_one, written out)
             np.multiply(t, out, out=t)
             return np.multiply(t, g, out=t)
         return g * out * (_one(out) - out)

@@ -254,6 +254,9 @@ def log_softmax(x: Tensor, axis: int = -1) -> Tensor:
 
 
 # --------------------------------------------------------------------------- class losses
+_new_tuple = tuple.__new__  # Targets(...) without the namedtuple's Python-level __new__
+
+
 class Targets(NamedTuple):
     """What a class loss compares its (M, C) rows with: loss_i = -sum_c W_ic log p_ic.
 
@@ -394,7 +397,8 @@ def _class_loss(
         ):
             flat = flat_positions(t, shape[1])
             if flat is not None:  # (else: the general path says which label is wrong)
-                return op._apply2(input, Targets(t, None, None, reduction, 1.0 / shape[0], flat))
+                spec = _new_tuple(Targets, (t, None, None, reduction, 1.0 / shape[0], flat))
+                return op._apply2(input, spec)
     x = _float_input(input, fn)
     _check_reduction(reduction, fn)
     if not 0.0 <= label_smoothing <= 1.0:
