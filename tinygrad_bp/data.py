@@ -25,7 +25,9 @@ import numpy as np
 import numpy.typing as npt
 
 from tinygrad_bp.idx import IDXError, file_mode, read_idx
-from tinygrad_bp.tensor import _make
+from tinygrad_bp.tensor import Tensor
+
+_new = object.__new__
 
 __all__ = [
     "FASHION_MNIST_CLASSES",
@@ -409,6 +411,10 @@ class DataLoader:
                 xb = np.multiply(xb, scale, dtype=dtype)
             elif xb.dtype != dtype:
                 xb = xb.astype(dtype)
-            # a numeric array of the loader's dtype already: Tensor()'s checks would find nothing
-            out = _make(xb, False) if self.tensors else xb
+            out: Any = xb
+            if self.tensors:  # _make, written out: xb is a numeric array of the loader's
+                out = _new(Tensor)  # dtype already, Tensor()'s checks would find nothing
+                out.data = xb
+                out.requires_grad = False
+                out._ctx = None
             yield out if y is None else (out, y[sel])

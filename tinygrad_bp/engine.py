@@ -398,11 +398,25 @@ def run_backward(
             g = pop(k)
             if leaf_t._hooks:
                 g = _run_hooks(leaf_t._hooks, leaf_t.shape, g, create_graph)
-            if want is None:
+            if want is not None:
+                if k in want:
+                    captured[k] = g
+            elif (  # the usual case, _accumulate's first one written out: a first gradient
+                leaf_t.grad is None  # that nothing else holds becomes .grad as it is
+                and type(g) is ndarray
+                and g.base is None
+                and getrefcount(g) == _SOLE
+                and g.flags.writeable
+                and not create_graph
+            ):
+                gt = _new(Tensor)
+                gt.data = g
+                gt.requires_grad = False
+                gt._ctx = None
+                leaf_t.grad = gt
+            else:
                 sole = getrefcount(g) == _SOLE  # (before the call puts g on the stack)
                 _accumulate(leaf_t, g, create_graph, sole)
-            elif k in want:
-                captured[k] = g
             g = None
     finally:
         _state.grad_enabled = prev_mode
