@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from tinygrad_bp.autograd import Function
-from tinygrad_bp.tensor import Tensor, _axis, _const, const_of
+from tinygrad_bp.tensor import _ONES, Tensor, _axis, _const, const_of
 
 __all__ = [
     "Abs",
@@ -93,9 +93,6 @@ def _matmul(a: Any, b: Any) -> Any:
 
 def _mT(a: Any) -> Any:
     return a.T if a.ndim == 2 else a.swapaxes(-1, -2)
-
-
-_ONES = {np.dtype(t): const_of(1.0, np.dtype(t)) for t in (np.float16, np.float32, np.float64)}
 
 
 def _one(like: Any) -> Any:

@@ -35,6 +35,7 @@ class Optimizer:
         self.defaults = dict(defaults)
         self.param_groups: list[dict[str, Any]] = []
         self.state: dict[Tensor, dict[str, Any]] = {}
+        self._consts: dict[tuple[Any, ...], tuple[np.ndarray, ...]] = {}  # see SGD
         if isinstance(params, Tensor):
             raise TypeError(
                 f"{type(self).__name__}: params must be an iterable of Tensors or dicts, got a "
@@ -271,7 +272,13 @@ class SGD(Optimizer):
             g, data = gt.data, p.data
             if data.dtype is not dt:  # the options as cached 0-d arrays of the parameter's
                 dt = data.dtype  # dtype: the same numbers numpy would make of the floats,
-                c_lr, c_m = const_of(lr, dt), const_of(m, dt)  # combined with arrays faster
+                key = (dt, lr, m)  # combined with arrays faster (a dict hit, not const_of)
+                consts = self._consts.get(key)
+                if consts is None:
+                    if len(self._consts) > 64:  # (a schedule changes lr every step)
+                        self._consts.clear()
+                    consts = self._consts[key] = (const_of(lr, dt), const_of(m, dt))
+                c_lr, c_m = consts
             if maximize:
                 g = -g
             if wd:

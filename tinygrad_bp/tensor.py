@@ -203,7 +203,10 @@ class Tensor:
         if grad is None and not create_graph and self._ctx is not None and d.ndim == 0:
             # loss.backward(): autograd.backward's checks would pass, and its root gradient
             # is this 1; straight to the walk saves two functions per training step
-            autograd.run_backward((self,), (const_of(1, d.dtype),), retain, False)
+            one = _ONES.get(d.dtype)
+            autograd.run_backward(
+                (self,), (const_of(1, d.dtype) if one is None else one,), retain, False
+            )
             return
         autograd.backward(self, grad, retain, create_graph)
 
@@ -569,6 +572,9 @@ def const_of(v: float, dt: np.dtype) -> np.ndarray:
         c.flags.writeable = False
         cache[v] = c
     return c
+
+
+_ONES = {np.dtype(t): const_of(1.0, np.dtype(t)) for t in (np.float16, np.float32, np.float64)}
 
 
 def _data(v: Any) -> Any:
