@@ -217,9 +217,10 @@ class Tanh(Function):
         return g * (_one(out) - out * out)
 
 
-# Small arrays: exp(-x) is clamped at the largest exponent whose result still fits the dtype:
-# beyond it sigmoid(x) is below the smallest normal number anyway, and no overflow warning is
-# raised. (Large arrays skip the clamp; see Sigmoid.forward.)
+# exp(-x) is clamped at the largest exponent whose result still fits the dtype: beyond it
+# sigmoid(x) is below the smallest normal number anyway, and no overflow warning is raised.
+# (A clamping pass, not np.errstate: inside a training step the errstate wrapper's Python
+# code and context variable cost more than the pass; benchmarks/README.md.)
 _EXP_LIMIT = {np.dtype(np.float16): 11.0, np.dtype(np.float32): 88.0, np.dtype(np.float64): 709.0}
 
 
@@ -233,15 +234,6 @@ def _sigmoid_consts(dt: np.dtype) -> tuple[np.ndarray, np.ndarray]:
 _SIGMOID_CONSTS: dict[np.dtype, tuple[np.ndarray, np.ndarray]] = {}
 
 
-@np.errstate(over="ignore")  # (as a decorator: half the cost of a with block per call)
-def _sigmoid_into(t: np.ndarray, one: np.ndarray) -> np.ndarray:
-    """1 / (1 + e^t), written into ``t`` (which holds -x). e^t may overflow to inf, which
-    gives the right limit 0 with the warning silenced: cheaper than a clamping pass."""
-    np.exp(t, out=t)
-    np.add(t, one, out=t)
-    return np.divide(one, t, out=t)
-
-
 class Sigmoid(Function):
     """z = 1 / (1 + e^-x);  dz/dx = z (1 - z)"""
 
@@ -253,7 +245,11 @@ class Sigmoid(Function):
             x = x.astype(np.float64)
         one, lim = _SIGMOID_CONSTS.get(x.dtype) or _sigmoid_consts(x.dtype)
         if x.size >= _IN_PLACE:  # the same formula on one temporary
-            return _sigmoid_into(np.negative(x), one)
+            t = np.negative(x)
+            np.minimum(t, lim, out=t)
+            np.exp(t, out=t)
+            np.add(t, one, out=t)
+            return np.divide(one, t, out=t)
         return one / (one + np.exp(np.minimum(-x, lim)))
 
     @staticmethod
