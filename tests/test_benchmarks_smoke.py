@@ -137,3 +137,12 @@ def test_benchmarks_threads_set_before_numpy():
         [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60
     )
     assert r.returncode == 0, r.stderr
+
+
+def test_benchmarks_insitu_step_timing_reports_every_phase():
+    from benchmarks import insitu
+
+    r = insitu.measure(batch=16, epochs=1, samples=160)
+    assert set(r) == {"forward", "backward", "optim", "step", "hand", "ratio"}
+    assert all(v > 0 for v in r.values())
+    assert r["step"] >= r["forward"] and r["ratio"] == r["step"] / r["hand"]
