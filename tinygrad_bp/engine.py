@@ -414,9 +414,8 @@ def run_backward(
                 gt.requires_grad = False
                 gt._ctx = None
                 leaf_t.grad = gt
-            else:
-                sole = getrefcount(g) == _SOLE  # (before the call puts g on the stack)
-                _accumulate(leaf_t, g, create_graph, sole)
+            else:  # (a first gradient here is shared, a view or read-only: _accumulate copies)
+                _accumulate(leaf_t, g, create_graph, False)
             g = None
     finally:
         _state.grad_enabled = prev_mode
