@@ -230,3 +230,16 @@ def test_large_arrays_take_the_in_place_formulas_with_the_same_results():
         np.testing.assert_allclose(x.grad.data, np.concatenate([g for _, g in parts]), rtol=1e-12)
     x = Tensor(big.reshape(50, 100).copy(), requires_grad=True)
     assert tg.gradcheck(lambda x: (x.sigmoid() * x.tanh()).sum(), [x], max_elements=20)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("n", [7, 5000], ids=["small", "large"])
+def test_sigmoid_keeps_relative_precision_far_below_zero_and_never_warns(dtype, n):
+    x = np.linspace(-80 if dtype == np.float32 else -700, 80, n).astype(dtype)
+    with np.errstate(all="raise"):  # no overflow, invalid or divide warning anywhere
+        s = Tensor(x).sigmoid().data
+    ref = 1 / (1 + np.exp(-x.astype(np.longdouble)))
+    tiny = np.finfo(dtype).tiny  # down to the smallest normal number: a few ulp, not absolute
+    ok = ref > tiny
+    np.testing.assert_allclose(s[ok], ref[ok].astype(np.float64), rtol=8 * np.finfo(dtype).eps)
+    assert s.dtype == dtype and s[-1] == 1.0 and np.all(np.diff(s) >= 0)
