@@ -25,9 +25,7 @@ import numpy as np
 import numpy.typing as npt
 
 from tinygrad_bp.idx import IDXError, file_mode, read_idx
-from tinygrad_bp.tensor import Tensor
-
-_new = object.__new__
+from tinygrad_bp.tensor import Tensor, _new
 
 __all__ = [
     "FASHION_MNIST_CLASSES",

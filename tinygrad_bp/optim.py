@@ -35,7 +35,6 @@ class Optimizer:
         self.defaults = dict(defaults)
         self.param_groups: list[dict[str, Any]] = []
         self.state: dict[Tensor, dict[str, Any]] = {}
-        self._consts: dict[tuple[Any, ...], tuple[np.ndarray, ...]] = {}  # see SGD
         if isinstance(params, Tensor):
             raise TypeError(
                 f"{type(self).__name__}: params must be an iterable of Tensors or dicts, got a "
@@ -247,6 +246,8 @@ class SGD(Optimizer):
             maximize=maximize,
         )
         super().__init__(params, defaults)
+        # the options as 0-d arrays per (dtype, lr, momentum), see _update_group
+        self._consts: dict[tuple[Any, ...], tuple[np.ndarray, np.ndarray]] = {}
 
     def _check(self, group: dict[str, Any]) -> None:
         super()._check(group)
