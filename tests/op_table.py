@@ -451,6 +451,7 @@ OP_TABLE: list[OpSpec] = [
         ["Tensor.relu", "ops.Relu"],
         away_from=0.0,
     ),
+    _row("clone", lambda x: x.clone(), np.copy, ["Tensor.clone", "ops.Clone"]),
     _row("abs", lambda x: x.abs(), np.abs, ["Tensor.abs", "ops.Abs"], away_from=0.0),
     _row("__abs__", lambda x: abs(x), np.abs, ["Tensor.__abs__"], away_from=0.0),
     _row(

@@ -369,7 +369,7 @@ def test_backward_returning_the_wrong_number_of_grads_is_named():
         def backward(ctx, g):
             return g
 
-    with pytest.raises(RuntimeError, match=r"Two\.backward returned 1 gradients for 2 inputs"):
+    with pytest.raises(RuntimeError, match=r"Two\.backward returned 1 gradient for 2 inputs"):
         Two.apply(leaf([1.0]), leaf([2.0])).backward()
 
 
@@ -450,22 +450,23 @@ def test_float32_stays_float32_through_backward():
     assert x.grad.dtype == np.float32 and w.grad.dtype == np.float32
 
 
-def test_leaf_grad_accumulates_in_place_across_backward_calls():
+def test_leaf_grad_accumulates_out_of_place_across_backward_calls():
     x = leaf([1.0, 2.0])
     (x * 3).sum().backward()
     first = x.grad
-    buffer = first.data
+    seen = first.data.copy()
     (x * x).sum().backward()
-    assert x.grad is first and x.grad.data is buffer  # same Tensor, same array, as PyTorch
-    np.testing.assert_allclose(buffer, 3 + 2 * x.data)
+    # a gradient the user has seen never changes: the sum is a new array in a new Tensor
+    assert x.grad is not first and not np.shares_memory(x.grad.data, first.data)
+    np.testing.assert_array_equal(first.data, seen)
+    np.testing.assert_allclose(x.grad.data, 3 + 2 * x.data)
+    assert x.grad.data.flags.writeable
 
 
-def test_a_fresh_leaf_grad_is_kept_without_a_copy_and_a_shared_one_is_copied():
+def test_a_user_ops_gradient_is_copied_and_a_declared_new_one_is_kept():
     returned = []
 
     class Twice(tg.Function):
-        keep = False
-
         @staticmethod
         def forward(ctx, x):
             return x * 2
@@ -473,21 +474,29 @@ def test_a_fresh_leaf_grad_is_kept_without_a_copy_and_a_shared_one_is_copied():
         @staticmethod
         def backward(ctx, g):
             r = g * 2
-            returned.append(r if Twice.keep else id(r))  # keep it, or only its id
+            returned.append(r)  # the op keeps what it returns
             return r
 
-    x = leaf([1.0, 2.0])
-    Twice.apply(x).sum().backward()
-    assert id(x.grad.data) == returned[-1]  # held by nobody else: no copy
-
-    Twice.keep = True
     y = leaf([1.0, 2.0])
     Twice.apply(y).sum().backward()
     kept = returned[-1]
-    assert y.grad.data is not kept  # the op still holds it: copied
-    Twice.apply(y).sum().backward()  # so accumulating in place into y.grad ...
+    assert not np.shares_memory(y.grad.data, kept)  # not declared new: copied
+    Twice.apply(y).sum().backward()
     np.testing.assert_array_equal(y.grad.data, [4.0, 4.0])
-    np.testing.assert_array_equal(kept, [2.0, 2.0])  # ... leaves the op's array alone
+    np.testing.assert_array_equal(kept, [2.0, 2.0])  # the op's array is left alone
+
+    class NewTwice(Twice):
+        grads_are_new = True  # the op promises: a new array nobody else holds
+
+        @staticmethod
+        def backward(ctx, g):
+            r = g * 2
+            returned.append(id(r))
+            return r
+
+    x = leaf([1.0, 2.0])
+    NewTwice.apply(x).sum().backward()
+    assert id(x.grad.data) == returned[-1]  # kept without a copy
 
 
 def test_a_leaf_hook_that_keeps_its_gradient_never_sees_it_change():
@@ -539,9 +548,6 @@ def _count_steals(monkeypatch):
 
 
 def test_engine_steals_a_gradient_only_it_holds(monkeypatch):
-    from tinygrad_bp import engine
-
-    assert engine._SOLE > 0  # this Python counts references: stealing is on
     calls = _count_steals(monkeypatch)
     x = leaf(np.linspace(-1, 1, BIG))
     ((x * 2).tanh() * 3).sum().backward()
@@ -564,7 +570,7 @@ def test_engine_does_not_steal_a_gradient_two_nodes_share(monkeypatch):
     u, v = x * 2, x * 3
     ((u + v) * 1.5).sum().backward()  # Add hands one fresh array to both u and v
     np.testing.assert_array_equal(x.grad.data, 7.5)
-    assert len(calls) == 1  # only the second of u, v, once the first let go of it
+    assert calls == []  # neither may write into an array the other reads
 
 
 def test_engine_does_not_steal_what_retain_grad_hooks_or_tg_grad_keep(monkeypatch):
@@ -625,8 +631,8 @@ def test_backward_inplace_gives_the_plain_backwards_gradients(op, monkeypatch):
         "div_mixed": lambda: (a / f32) * 1.5,
     }
     grads = []
-    for sole in (engine._SOLE, 0):  # stealing on, then off
-        monkeypatch.setattr(engine, "_SOLE", sole)
+    for threshold in (engine._STEAL_MIN, BIG + 1):  # stealing on, then off
+        monkeypatch.setattr(engine, "_STEAL_MIN", threshold)
         a.grad = b.grad = None
         fns[op]().sum().backward()
         grads.append([None if t.grad is None else t.grad.data.copy() for t in (a, b)])

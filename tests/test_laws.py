@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import numpy as np
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -349,15 +350,16 @@ class _SumAll(tg.Function):
 
     @staticmethod
     def backward(ctx: object, g: np.ndarray) -> np.ndarray:
-        return g  # lower rank than the input: the engine broadcasts it up
+        return g  # wrong: lower rank than the input (the engine must reject it)
 
 
 @given(arrays(shapes(1, 3, 1, 3)), st.floats(-3.0, 3.0, allow_subnormal=False))
-def test_a_lower_rank_gradient_is_broadcast_up_to_the_input(a: np.ndarray, v: float) -> None:
+def test_a_lower_rank_gradient_is_rejected_not_spread(a: np.ndarray, v: float) -> None:
+    # a backward that returns a scalar for an input of shape a.shape is wrong (the forward
+    # did not broadcast that input): spreading it as [s, s, s] would hide the bug
     x = Tensor(a, requires_grad=True)
-    _SumAll.apply(x).backward(np.array(v))
-    assert x.grad is not None and x.grad.shape == a.shape and x.grad.data.flags.writeable
-    np.testing.assert_array_equal(x.grad.data, np.full(a.shape, v))
-    (gx,) = tg.grad(_SumAll.apply(x) * 2.0, [x], create_graph=True)
-    assert gx is not None
-    np.testing.assert_array_equal(gx.data, np.full(a.shape, 2.0))
+    with pytest.raises(RuntimeError, match=r"_SumAll\.backward returned a gradient of shape"):
+        _SumAll.apply(x).backward(np.array(v))
+    assert x.grad is None
+    with pytest.raises(RuntimeError, match=r"_SumAll\.backward returned a gradient of shape"):
+        tg.grad(_SumAll.apply(x) * 2.0, [x], create_graph=True)

@@ -50,7 +50,7 @@ def _check_float32(spec: OpSpec, case64: Any) -> None:
     case = cast_case(case64, np.float32)
     up = cast_case(case, np.float64)
     ref64 = np.asarray(spec.reference(*up.arrays, **up.kwargs))
-    xs = [Tensor(a, requires_grad=spec.differentiable) for a in case.arrays]
+    xs = [tg.from_numpy(a, requires_grad=spec.differentiable) for a in case.arrays]
     out = spec.fn(*xs, **case.kwargs)
     if spec.keeps_dtype:
         assert out.dtype == np.float32, f"{spec.name}: float32 inputs gave {out.dtype}"
@@ -274,7 +274,7 @@ def test_elementwise_ops_give_the_same_results_on_large_arrays(name: str, dtype:
     up.flags.writeable = False
 
     def run(x_arr: np.ndarray, g_arr: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        x = Tensor(x_arr, requires_grad=True)
+        x = tg.from_numpy(x_arr, requires_grad=True)  # read-only: a write fails loudly
         y = f(x)
         (y + f(x)).backward(g_arr)  # Add hands the same g to both f nodes
         assert x.grad is not None and x.grad.dtype == dtype and y.dtype == dtype
@@ -315,7 +315,7 @@ def test_row_wise_ops_give_the_same_results_on_large_arrays(name: str, dtype: An
     up.flags.writeable = False
 
     def run(x_arr: np.ndarray, g_arr: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        x = Tensor(x_arr, requires_grad=True)
+        x = tg.from_numpy(x_arr, requires_grad=True)  # read-only: a write fails loudly
         y = f(x)
         (y + f(x)).backward(g_arr)  # fan-out: both nodes get the same upstream array
         assert x.grad is not None and x.grad.dtype == dtype and y.dtype == dtype

@@ -15,15 +15,19 @@ def test_tensor_python_numbers_and_lists_become_float32():
     assert Tensor([[1.5, 2.0]]).shape == (1, 2)
 
 
-def test_tensor_float_arrays_keep_dtype_and_share_memory():
+def test_tensor_float_arrays_keep_dtype_and_are_copied_from_numpy_shares():
     a = np.zeros(3, dtype=np.float64)
     t = Tensor(a)
     assert t.dtype == np.float64
     a[0] = 5
-    assert t.data[0] == 5
+    assert t.data[0] == 0  # Tensor copies, like torch.tensor
     c = tg.tensor(a)
     a[1] = 7
     assert c.data[1] == 0  # tg.tensor copies
+    s = tg.from_numpy(a)
+    a[2] = 9
+    assert s.data[2] == 9 and s.dtype == np.float64  # from_numpy shares
+    assert not np.shares_memory(Tensor(t).data, t.data)  # a Tensor of a Tensor copies too
 
 
 def test_tensor_integer_data_is_allowed_but_cannot_require_grad():

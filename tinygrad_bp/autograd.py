@@ -18,6 +18,7 @@ __all__ = [
     "Function",
     "backward",
     "bump_version",
+    "bump_versions",
     "enable_grad",
     "grad",
     "is_grad_enabled",
@@ -26,6 +27,7 @@ __all__ = [
     "register_hook",
     "run_backward",
     "set_grad_enabled",
+    "share_version",
     "sum_to",
     "toposort",
 ]
@@ -156,6 +158,15 @@ class Function:
     # the change, as PyTorch steals a gradient buffer whose use count is 1. It saves one
     # allocation per call on large arrays.
     backward_inplace: Callable[[Any, Any], Any] | None = None
+    # True when ``backward`` returns newly allocated, writable arrays that alias nothing: not
+    # ``g``, not a saved value, not each other (``g * y`` does, ``g`` or ``g.reshape`` does
+    # not). The engine then owns them and may keep one as a ``.grad`` without a copy; for
+    # every other op (user Functions by default) it copies first. tests/test_ownership.py
+    # checks the claim for every built-in op that makes it.
+    grads_are_new = False
+    # True for ops whose output can be a view of their first input (reshape, transpose,
+    # basic indexing, broadcast_to): such an output shares its input's version counter.
+    view = False
 
     # node state, set by apply; class-level defaults keep apply short
     parents: tuple[Any, ...] = ()  # per input: its node, the leaf Tensor, or None (no grad)
@@ -164,7 +175,8 @@ class Function:
     inputs: tuple[Any, ...] | None = None  # their arrays
     out: Any = None
     saved_tensors: tuple[Any, ...] | None = ()
-    stamp = 0  # the modification clock when the inputs were saved
+    stamp = 0  # the modification clock when the inputs were saved (read before forward)
+    out_counter: list[int] | None = None  # the saved output's version counter
     seq = 0  # creation number: a node is numbered after its inputs (the engine's order)
     oshape: tuple[int, ...] = ()
     odtype: Any = None
@@ -216,6 +228,7 @@ class Function:
                 arrays.append(a)
             parents.append(None)
             needs.append(False)
+        stamp = _clock[0]  # before forward reads the inputs (another thread may write)
         try:
             out = cls.forward(ctx, *arrays, **kwargs)
         except (ValueError, TypeError, IndexError) as e:
@@ -241,27 +254,36 @@ class Function:
                 else:
                     ctx.src = args
                     ctx.inputs = tuple(arrays)
-                ctx.stamp = _clock[0]
+                ctx.stamp = stamp
             elif ctx.saved_tensors:  # save_for_backward: keep the tensors to map them back
                 ctx.src = args
-                ctx.stamp = _clock[0]
+                ctx.stamp = stamp
                 for a in ctx.saved_tensors:
                     if a is out:
                         ctx.out = out
+                        t._version_counter = ctx.out_counter = [0]
             if cls.save_output:
                 ctx.out = out
+                ctx.stamp = stamp
+                t._version_counter = ctx.out_counter = [0]
             t._ctx = ctx
+            if cls.view:
+                _share_if_view(args[0], t)
             if st.extra:
                 _extra(st, ctx, out)
             return t
         if st.extra:
             _extra(st, ctx, out)
-        return _make(out, False)
+        t = _make(out, False)
+        if cls.view:
+            _share_if_view(args[0], t)
+        return t
 
     @classmethod
     def _apply1(cls, x: Tensor) -> Tensor:
         ctx = _new(cls)
         xd = x.data
+        stamp = _clock[0]  # before forward reads the inputs (another thread may write)
         try:
             out = cls.forward(ctx, xd)
         except (ValueError, TypeError, IndexError) as e:
@@ -273,6 +295,7 @@ class Function:
             t = _new(Tensor)  # _make, inlined on the hot path
             t.data = out
             t.requires_grad = True
+            t._version_counter = None
             p = x._ctx
             ctx.parents = (x if p is None else p,)
             ctx.needs_input_grad = _TRUE1
@@ -282,9 +305,11 @@ class Function:
             if cls.save_inputs:
                 ctx.src = (x,)
                 ctx.inputs = (xd,)
-                ctx.stamp = _clock[0]
+                ctx.stamp = stamp
             if cls.save_output:
                 ctx.out = out
+                ctx.stamp = stamp
+                t._version_counter = ctx.out_counter = [0]
             t._ctx = ctx
             if st.extra:  # _extra, written out: the module scope is on in every model call
                 ctx.scope = st._scope
@@ -301,6 +326,7 @@ class Function:
         xd = x.data
         yt = isinstance(y, Tensor)
         yd = y.data if yt else y
+        stamp = _clock[0]  # before forward reads the inputs (another thread may write)
         try:
             out = cls.forward(ctx, xd, yd)
         except (ValueError, TypeError, IndexError) as e:
@@ -314,6 +340,7 @@ class Function:
             t = _new(Tensor)  # _make, inlined on the hot path
             t.data = out
             t.requires_grad = True
+            t._version_counter = None
             if nx:
                 p = x._ctx
                 px = x if p is None else p
@@ -337,9 +364,11 @@ class Function:
                 else:
                     ctx.src = (x, y)
                     ctx.inputs = (xd, yd)
-                ctx.stamp = _clock[0]
+                ctx.stamp = stamp
             if cls.save_output:
                 ctx.out = out
+                ctx.stamp = stamp
+                t._version_counter = ctx.out_counter = [0]
             t._ctx = ctx
             if st.extra:  # _extra, written out: the module scope is on in every model call
                 ctx.scope = st._scope
@@ -360,6 +389,7 @@ class Function:
         yd = y.data if yt else y
         zt = isinstance(z, Tensor)
         zd = z.data if zt else z
+        stamp = _clock[0]  # before forward reads the inputs (another thread may write)
         try:
             out = cls.forward(ctx, xd, yd, zd)
         except (ValueError, TypeError, IndexError) as e:
@@ -374,6 +404,7 @@ class Function:
             t = _new(Tensor)  # _make, inlined on the hot path
             t.data = out
             t.requires_grad = True
+            t._version_counter = None
             ctx.parents = (
                 (x if x._ctx is None else x._ctx) if nx else None,
                 (y if y._ctx is None else y._ctx) if ny else None,
@@ -391,9 +422,11 @@ class Function:
                 else:
                     ctx.src = (x, y, z)
                     ctx.inputs = (xd, yd, zd)
-                ctx.stamp = _clock[0]
+                ctx.stamp = stamp
             if cls.save_output:
                 ctx.out = out
+                ctx.stamp = stamp
+                t._version_counter = ctx.out_counter = [0]
             t._ctx = ctx
             if st.extra:  # _extra, written out: the module scope is on in every model call
                 ctx.scope = st._scope
@@ -414,21 +447,54 @@ def _extra(st: _State, ctx: Function, out: np.ndarray) -> None:
         _anomaly_forward(ctx, out)
 
 
-# In-place changes are caught with a modification clock: each in-place change ticks it and
-# stamps the tensor (``t._version``); a node stamps itself when it saves inputs. A saved
-# input whose stamp is later than its node's was changed after it was saved.
+# In-place changes are caught with a modification clock. A tensor, its views and its
+# detached copies share one version counter (a one-element list, made when first needed)
+# that holds the clock tick of the last in-place change of their memory. A node reads the
+# clock before its forward and keeps the tensors it saved (and its output's counter); a
+# counter later than the node's stamp means a saved value changed after it was read.
 _clock = [0]
+_clock_lock = threading.Lock()
 
 
 def bump_version(t: Tensor) -> None:
-    """Record that ``t``'s data was changed in place (call after writing into ``t.data``)."""
-    _clock[0] += 1
-    t._version = _clock[0]
+    """Record that ``t``'s data was changed in place (call after writing into ``t.data``):
+    every node that saved ``t``, a view of it or the tensor it views then refuses to run
+    backward. Call it after the write, so an op recorded meanwhile is caught too."""
+    with _clock_lock:  # ticks from two threads never collide or go backwards
+        _clock[0] += 1
+        counter = t._version_counter
+        if counter is None:
+            counter = t._version_counter = [0]
+        counter[0] = _clock[0]
 
 
-def _edge(t: Tensor) -> Any:
-    """What the graph keeps of an input: its node, or the leaf Tensor itself."""
-    return t if t._ctx is None else t._ctx
+def bump_versions(tensors: Sequence[Tensor]) -> None:
+    """``bump_version`` for several tensors changed together, with one tick (an optimizer
+    step: call it after the last write)."""
+    with _clock_lock:
+        _clock[0] += 1
+        tick = _clock[0]
+        for t in tensors:
+            counter = t._version_counter
+            if counter is None:
+                counter = t._version_counter = [0]
+            counter[0] = tick
+
+
+def share_version(base: Tensor, t: Tensor) -> None:
+    """Make ``t`` (a view of ``base``'s memory, or ``base`` detached) share its counter."""
+    counter = base._version_counter
+    if counter is None:
+        counter = base._version_counter = [0]
+    t._version_counter = counter
+
+
+def _share_if_view(base: Any, t: Tensor) -> None:
+    """Share the counter when ``t``'s data really is a view of ``base``'s (numpy copies for
+    integer-array indexing and some reshapes)."""
+    d = t.data
+    if isinstance(base, Tensor) and d.base is not None and np.may_share_memory(d, base.data):
+        share_version(base, t)
 
 
 _new = object.__new__
@@ -474,12 +540,12 @@ def _anomaly_backward(ctx: Function, grads: Sequence[Any]) -> None:
 
 # --------------------------------------------------------------------------- broadcasting
 def sum_to(g: Any, shape: tuple[int, ...]) -> Any:
-    """Undo numpy broadcasting: sum ``g`` down to ``shape`` (Tensor ops stay differentiable)."""
+    """Undo numpy broadcasting: sum ``g`` down to ``shape`` (Tensor ops stay differentiable).
+    Only sums what broadcasting added; any other shape comes back unchanged for the caller
+    to reject (a scalar is never spread over an input)."""
     lead = g.ndim - len(shape)
-    if lead < 0:  # a backward returned fewer dims than its input: broadcast up first
-        from tinygrad_bp.ops import broadcast_to
-
-        return broadcast_to(g, shape)
+    if lead < 0:  # fewer dims than the input: not a broadcast result (the engine raises)
+        return g
     axes = tuple(range(lead)) + tuple(
         lead + i for i, n in enumerate(shape) if n == 1 and g.shape[lead + i] != 1
     )

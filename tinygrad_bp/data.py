@@ -409,10 +409,15 @@ class DataLoader:
                 xb = np.multiply(xb, scale, dtype=dtype)
             elif xb.dtype != dtype:
                 xb = xb.astype(dtype)
+            elif perm is None:  # a slice is a view of the caller's data: never hand it out
+                xb = xb.copy()  # (an in-place `xb -= mean` would rewrite the dataset)
             out: Any = xb
             if self.tensors:  # _make, written out: xb is a numeric array of the loader's
                 out = _new(Tensor)  # dtype already, Tensor()'s checks would find nothing
                 out.data = xb
                 out.requires_grad = False
                 out._ctx = None
-            yield out if y is None else (out, y[sel])
+            if y is None:
+                yield out
+            else:
+                yield out, (y[sel].copy() if perm is None else y[sel])

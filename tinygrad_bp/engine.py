@@ -3,9 +3,9 @@ gradient accumulation, hooks, and the create_graph view of a node."""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterable, Sequence
 from heapq import heapify, heappop, heappush
-from sys import getrefcount
 from typing import Any
 
 import numpy as np
@@ -17,9 +17,9 @@ from tinygrad_bp.autograd import (
     _new,
     _next_seq,
     _state,
-    bump_version,
     sum_to,
 )
+from tinygrad_bp.ops import Clone
 from tinygrad_bp.tensor import Tensor, _make, const_of
 
 __all__ = ["backward", "grad", "once_differentiable", "register_hook", "run_backward", "toposort"]
@@ -150,95 +150,130 @@ def _released_error(ctx: Function) -> RuntimeError:
     )
 
 
-def _version_error(ctx: Function) -> RuntimeError:
-    shapes = [t.shape for t in ctx.src or () if isinstance(t, Tensor)]
+def _version_error(ctx: Function, what: str) -> RuntimeError:
     return RuntimeError(
-        f"{type(ctx).__name__}: an input it saved for backward (shapes {shapes}) was modified "
-        "in place after the op ran, so its gradient would be wrong. Modify a copy instead "
-        "(build a new Tensor), or make the in-place change after backward()."
+        f"{type(ctx).__name__}: {what}, saved for backward, was modified in place after the "
+        "op ran (directly, or through a view or a detached copy sharing its memory), so its "
+        "gradient would be wrong. Modify a copy instead (build a new Tensor), or make the "
+        "in-place change after backward()."
     )
 
 
+def _check_versions(ctx: Function) -> None:
+    """Raise if a tensor the node saved (or its output) changed in place since it ran."""
+    stamp = ctx.stamp
+    for t in ctx.src or ():
+        if isinstance(t, Tensor):
+            counter = t._version_counter
+            if counter is not None and counter[0] > stamp:
+                raise _version_error(ctx, f"an input of shape {t.shape}")
+    counter = ctx.out_counter
+    if counter is not None and counter[0] > stamp:
+        raise _version_error(ctx, f"its output (shape {ctx.oshape})")
+
+
 def _run_hooks(
-    hooks: list[Callable[..., Any]], shape: tuple[int, ...], g: Any, create_graph: bool
+    hooks: list[Callable[..., Any]],
+    shape: tuple[int, ...],
+    dtype: np.dtype,
+    g: Any,
+    create_graph: bool,
 ) -> Any:
+    """Call each hook with the gradient; a returned value replaces it (same shape and dtype).
+    Hooks get a read-only view: the engine may pass the same array on to other nodes."""
     for hook in list(hooks):
-        gt = g if isinstance(g, Tensor) else _make(g, False)
+        if isinstance(g, Tensor):
+            gt = g
+        else:
+            view = np.asarray(g).view()
+            view.flags.writeable = False
+            gt = _make(view, False)
         r = hook(gt)
         if r is None:
             continue
-        if not isinstance(r, Tensor):
-            r = _make(np.asarray(r), False)
+        name = getattr(hook, "__name__", repr(hook))
+        if not isinstance(r, (Tensor, np.ndarray)):  # numbers and lists take the grad's dtype
+            r = np.asarray(r, dtype=dtype)
         if r.shape != shape:
             raise ValueError(
-                f"register_hook: hook {getattr(hook, '__name__', hook)!r} returned a gradient of "
-                f"shape {r.shape} for a tensor of shape {shape}; return None or a same-shaped grad"
+                f"register_hook: hook {name!r} returned a gradient of shape {r.shape} for a "
+                f"tensor of shape {shape}; return None or a gradient of the same shape"
             )
-        g = r if create_graph else r.data
+        if r.dtype != dtype:
+            raise TypeError(
+                f"register_hook: hook {name!r} returned a gradient of dtype {r.dtype} for a "
+                f"tensor of dtype {dtype}; return one of the same dtype (e.g. "
+                f"grad.astype(np.{dtype}))"
+            )
+        if create_graph:
+            g = r if isinstance(r, Tensor) else _make(r, False)
+        else:
+            g = r.data if isinstance(r, Tensor) else r
     return g
 
 
-def _accumulate(t: Tensor, g: Any, create_graph: bool, sole: bool) -> None:
-    """Add ``g`` into ``t.grad``; later grads are added in place. The first one becomes
-    ``t.grad`` without a copy when ``sole`` (the caller's variable is the array's only
-    holder, by ``getrefcount``, as for gradient stealing) and it is a writable non-view:
-    then no other tensor, node, hook or base array can see those later in-place additions
-    (a custom op's backward may return an array it keeps, a hook may keep what it gets)."""
-    if create_graph:  # g is a Tensor here (the engine wraps every grad under create_graph)
-        t.grad = g if t.grad is None else t.grad + g
-        return
-    if t.grad is None:
-        if not sole or type(g) is not np.ndarray or g.base is not None or not g.flags.writeable:
-            g = np.array(g, dtype=t.data.dtype)
-        t.grad = _make(g, False)
-        return
-    old = t.grad.data
-    if old.shape == g.shape and old.flags.writeable and old.dtype == g.dtype:
-        np.add(old, g, out=old)
-        bump_version(t.grad)
-    else:
-        t.grad = _make(np.asarray(old + g, dtype=t.data.dtype), False)
+# Two threads running backward into one leaf must not lose an update (PyTorch locks too).
+_grad_lock = threading.Lock()
+
+
+def _store_grad(t: Tensor, g: Any, own: bool, create_graph: bool) -> None:
+    """Add ``g`` into ``t.grad``, always out of place: an array the engine handed out (as a
+    ``.grad``, to a hook, to ``tg.grad``'s caller) never changes afterwards.
+
+    A first gradient becomes ``.grad`` as it is only when ``own`` (the engine alone holds the
+    array, see ``run_backward``); otherwise ``.grad`` gets a copy, so it never shares memory
+    with another leaf's grad, a hook's argument, the caller's array or a saved value."""
+    with _grad_lock:
+        old = t.grad
+        if create_graph:  # g is a Tensor: a differentiable copy keeps the graph
+            if old is not None:
+                t.grad = old + g
+            elif g.requires_grad:
+                t.grad = Clone._apply1(g)
+            else:
+                t.grad = _make(np.array(g.data, dtype=t.data.dtype), False)
+        elif old is None:
+            t.grad = _make(g if own else np.array(g, dtype=t.data.dtype), False)
+        else:
+            t.grad = _make(np.asarray(old.data + g, dtype=t.data.dtype), False)
 
 
 def _key(t: Tensor) -> Any:
     return t if t._ctx is None else t._ctx
 
 
-def _sole_refcount() -> int:
-    """What ``getrefcount`` reports for an array held by one local variable only (measured,
-    not assumed), or 0, which turns gradient stealing off, if this Python does not count an
-    extra holder as one more reference."""
-
-    def count(extra: bool) -> int:
-        g = np.empty(1)
-        holder = [g] if extra else None
-        n = getrefcount(g)
-        del holder
-        return n
-
-    alone, shared = count(False), count(True)
-    return alone if shared == alone + 1 else 0
-
-
-# run_backward hands a gradient to ``backward_inplace`` when its local ``g`` is the array's
-# only holder (no other node's entry, hook, retain_grad or tg.grad result refers to it) and
-# the array is large enough for an allocation to matter (below it out= costs more).
-_SOLE = _sole_refcount()
+# backward_inplace is used from this size on (below it out= costs more than an allocation)
 _STEAL_MIN = 4096
 
 
 def _fit(gp: Any, shape: tuple[int, ...], dtype: np.dtype, fn: type[Function]) -> Any:
-    """A gradient brought to its input's shape (undoing broadcasting) and dtype."""
+    """A gradient brought to its input's shape (undoing broadcasting) and dtype; a new
+    array whenever it differs from ``gp``."""
     if gp.shape != shape:
-        gp = sum_to(gp, shape)
-        if gp.shape != shape:
+        reduced = sum_to(gp, shape)
+        if reduced.shape != shape:
             raise RuntimeError(
-                f"{fn.__name__}.backward returned a gradient of shape {gp.shape} "
-                f"for an input of shape {shape}"
+                f"{fn.__name__}.backward returned a gradient of shape {gp.shape} for an input "
+                f"of shape {shape}; it must have the input's shape (or the output's, when the "
+                "forward broadcast the input)"
             )
+        gp = reduced
     if gp.dtype != dtype:
         gp = gp.astype(dtype)
     return gp
+
+
+def _needed(roots: Sequence[Any], want: set[int]) -> set[int]:
+    """Ids of the nodes from which a wanted node or leaf is reachable: the part of the graph
+    ``tg.grad`` walks (nothing else runs, hooks included)."""
+    needed: set[int] = set()
+    for n in reversed(toposort(roots)):  # inputs first
+        k = id(n)
+        if k in want or (
+            type(n) is not Tensor and any(p is not None and id(p) in needed for p in n.parents)
+        ):
+            needed.add(k)
+    return needed
 
 
 def run_backward(
@@ -256,19 +291,29 @@ def run_backward(
     sort. While a single node is pending (a chain) it waits in ``nxt`` instead of the heap.
     Leaves are finished last, each with its total gradient.
 
+    Ownership is decided by construction: ``owned`` holds the nodes and leaves whose pending
+    gradient array only the engine holds: one it allocated (a sum of contributions), one an
+    op with ``grads_are_new`` returned, or its own one passed through by an op exactly once.
+    Only those are written into (``+=``, ``backward_inplace``) or kept as ``.grad`` without
+    a copy; an array a hook, ``retain_grad`` or ``tg.grad`` has seen is never owned again.
+
     With ``inputs`` None, gradients accumulate into ``.grad`` of leaves (and of tensors that
-    called ``retain_grad``). Otherwise the gradients of ``inputs`` are returned by the id of
-    their node (or leaf) and no ``.grad`` changes.
+    called ``retain_grad``). Otherwise only the part of the graph leading to ``inputs`` runs,
+    their gradients are returned by the id of their node (or leaf) and no ``.grad`` changes.
     """
     grads: dict[int, Any] = {}  # node or leaf id -> gradient so far
+    owned: set[int] = set()
     leaves: dict[int, Tensor] = {}
     heap: list[tuple[int, Function]] = []
-    owned: set[int] = set()  # grads the engine allocated itself: safe to add into in place
+    want = None if inputs is None else {id(_key(t)) for t in inputs}
+    needed = None if want is None else _needed([_key(r) for r in roots], want)
     for r, g in zip(roots, root_grads):
         n: Any = r if r._ctx is None else r._ctx
         k = id(n)
-        if k in grads:
-            grads[k] = grads[k] + g
+        if needed is not None and k not in needed:
+            continue
+        if k in grads:  # the same tensor twice among the roots
+            grads[k] = grads[k] + g if create_graph else np.asarray(grads[k] + g)
             continue
         grads[k] = g
         if type(n) is Tensor:
@@ -280,7 +325,6 @@ def run_backward(
         nxt = heap.pop()[1]
     else:
         heapify(heap)
-    want = None if inputs is None else {id(_key(t)) for t in inputs}
     captured: dict[int, Any] = {}
     prev_mode = _state.grad_enabled
     _state.grad_enabled = create_graph
@@ -300,94 +344,94 @@ def run_backward(
                 break
             key = id(ctx)
             g = pop(key)
+            own = key in owned
             if ctx.special or want is not None:  # hooks, retain_grad, released, tg.grad
                 if ctx.released:
                     raise _released_error(ctx)
                 if ctx.hooks:
-                    g = _run_hooks(ctx.hooks, ctx.oshape, g, create_graph)
+                    g = _run_hooks(ctx.hooks, ctx.oshape, ctx.odtype, g, create_graph)
+                    own = False
                 if want is not None:
                     if key in want:
                         captured[key] = g
+                        own = False
                 elif ctx.retained is not None:
                     rt = ctx.retained()
                     if rt is not None:
-                        sole = getrefcount(g) == _SOLE  # (before the call puts g on the stack)
-                        _accumulate(rt, g, create_graph, sole)
-            src = ctx.src
-            if src is not None and ctx.stamp != clock[0]:
-                stamp = ctx.stamp
-                if any(isinstance(t, Tensor) and t._version > stamp for t in src):
-                    raise _version_error(ctx)
+                        _store_grad(rt, g, own, create_graph)
+                        own = False
+            if ctx.stamp != clock[0] and (ctx.src is not None or ctx.out_counter is not None):
+                _check_versions(ctx)
             fn = type(ctx)
             if create_graph:
                 gs = _graph_backward(fn, ctx, g)
-            elif (
-                fn.backward_inplace is not None
-                and type(g) is ndarray
-                and g.size >= _STEAL_MIN
-                and g.base is None
-                and getrefcount(g) == _SOLE
-                and g.flags.writeable
-            ):
-                gs = fn.backward_inplace(ctx, g)
+            elif own and fn.backward_inplace is not None and g.size >= _STEAL_MIN:
+                gs = fn.backward_inplace(ctx, g)  # g is the engine's alone: reuse its memory
             else:
                 gs = fn.backward(ctx, g)
             parents = ctx.parents
             if type(gs) is not tuple:
                 gs = (gs,)
             if len(gs) != len(parents):
+                n_in = len(parents)
                 raise RuntimeError(
-                    f"{fn.__name__}.backward returned {len(gs)} gradients for {len(parents)} inputs"
+                    f"{fn.__name__}.backward returned {len(gs)} gradient"
+                    f"{'s' if len(gs) != 1 else ''} for {n_in} input{'s' if n_in != 1 else ''}"
                 )
             if anomaly:
                 _anomaly_backward(ctx, gs)
+            new = fn.grads_are_new and not create_graph
             for p, gp in zip(parents, gs):
                 if p is None or gp is None:  # no grad wanted, or none given
+                    continue
+                pk = id(p)
+                if needed is not None and pk not in needed:
                     continue
                 if create_graph:
                     if not isinstance(gp, Tensor):
                         gp = _once_differentiable(gp, ctx)
                 elif type(gp) is not ndarray:
                     gp = np.asarray(gp.data if isinstance(gp, Tensor) else gp)
-                pk = id(p)
+                mine = new or (own and gp is g and _passed_once(g, gs, parents))
                 if type(p) is Tensor:  # a leaf: finished after the walk
-                    d = p.data
-                    if gp.shape != d.shape or gp.dtype is not d.dtype:
-                        gp = _fit(gp, d.shape, d.dtype, fn)
-                    prev = get(pk)
-                    if prev is None:
-                        grads[pk] = gp
-                        leaves[pk] = p
-                        continue
+                    shape, dtype = p.data.shape, p.data.dtype
                 else:
-                    if gp.shape != p.oshape or gp.dtype is not p.odtype:
-                        gp = _fit(gp, p.oshape, p.odtype, fn)
-                    prev = get(pk)
-                    if prev is None:
-                        grads[pk] = gp
-                        if heap:
-                            heappush(heap, (-p.seq, p))
-                        elif nxt is None:
-                            nxt = p
-                        else:  # a second pending node: both go to the heap
-                            heappush(heap, (-nxt.seq, nxt))
-                            heappush(heap, (-p.seq, p))
-                            nxt = None
-                        continue
-                if pk in owned:
-                    np.add(prev, gp, out=prev)
-                else:
-                    s = prev + gp
-                    grads[pk] = s
-                    if type(s) is ndarray:
+                    shape, dtype = p.oshape, p.odtype
+                if gp.shape != shape or gp.dtype is not dtype:
+                    fitted = _fit(gp, shape, dtype, fn)
+                    mine = mine or (fitted is not gp and not create_graph)
+                    gp = fitted
+                prev = get(pk)
+                if prev is None:
+                    grads[pk] = gp
+                    if mine:
                         owned.add(pk)
-                    s = None
-            gs = gp = prev = None  # hold no gradient past its node: that would block stealing
+                    if type(p) is Tensor:
+                        leaves[pk] = p
+                    elif heap:
+                        heappush(heap, (-p.seq, p))
+                    elif nxt is None:
+                        nxt = p
+                    else:  # a second pending node: both go to the heap
+                        heappush(heap, (-nxt.seq, nxt))
+                        heappush(heap, (-p.seq, p))
+                        nxt = None
+                elif pk in owned:
+                    np.add(prev, gp, out=prev)
+                elif create_graph:
+                    grads[pk] = prev + gp
+                else:
+                    total = prev + gp
+                    if type(total) is not ndarray:  # (0-d sums come back as numpy scalars)
+                        total = np.asarray(total)
+                    grads[pk] = total
+                    owned.add(pk)
+            gs = gp = prev = g = None
             if not retain_graph:  # release what the node saved; its structure stays
-                if src is not None:
+                if ctx.src is not None:
                     ctx.inputs = ctx.src = None
                 if ctx.out is not None:
-                    ctx.out = None
+                    ctx.out = ctx.out_counter = None
                 if ctx.saved_tensors:
                     ctx.saved_tensors = None
                 if fn.saved_attrs:
@@ -396,30 +440,24 @@ def run_backward(
                 ctx.released = ctx.special = True
         for k, leaf_t in leaves.items():
             g = pop(k)
+            own = k in owned
+            if want is not None and k not in want:
+                continue  # tg.grad: a leaf not asked for (its hooks do not run either)
             if leaf_t._hooks:
-                g = _run_hooks(leaf_t._hooks, leaf_t.shape, g, create_graph)
+                g = _run_hooks(leaf_t._hooks, leaf_t.shape, leaf_t.dtype, g, create_graph)
+                own = False
             if want is not None:
-                if k in want:
-                    captured[k] = g
-            elif (  # the usual case, _accumulate's first one written out: a first gradient
-                leaf_t.grad is None  # that nothing else holds becomes .grad as it is
-                and type(g) is ndarray
-                and g.base is None
-                and getrefcount(g) == _SOLE
-                and g.flags.writeable
-                and not create_graph
-            ):
-                gt = _new(Tensor)
-                gt.data = g
-                gt.requires_grad = False
-                gt._ctx = None
-                leaf_t.grad = gt
-            else:  # (a first gradient here is shared, a view or read-only: _accumulate copies)
-                _accumulate(leaf_t, g, create_graph, False)
-            g = None
+                captured[k] = g
+            else:
+                _store_grad(leaf_t, g, own, create_graph)
     finally:
         _state.grad_enabled = prev_mode
     return captured if want is not None else None
+
+
+def _passed_once(g: Any, gs: tuple[Any, ...], parents: tuple[Any, ...]) -> bool:
+    """True when an op passed its upstream ``g`` itself to exactly one input."""
+    return sum(1 for q, p in zip(gs, parents) if q is g and p is not None) == 1
 
 
 def _root_grad(t: Tensor, g: Any, create_graph: bool, where: str) -> Any:
@@ -463,7 +501,7 @@ def backward(
     """Accumulate d(t)/d(leaf) into every leaf's ``.grad`` (see ``Tensor.backward``)."""
     _check_root(t, 0, "backward")
     g = _root_grad(t, grad, create_graph, "backward")
-    run_backward((t,), (g,), retain_graph or create_graph, create_graph)
+    run_backward((t,), (g,), retain_graph, create_graph)
 
 
 def grad(

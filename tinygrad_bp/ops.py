@@ -22,6 +22,7 @@ __all__ = [
     "BroadcastTo",
     "Cast",
     "Clip",
+    "Clone",
     "Concatenate",
     "Div",
     "Exp",
@@ -139,6 +140,8 @@ def _dtype_of(a: Any) -> np.dtype:
 class Neg(Function):
     """z = -x;  dz/dx = -1"""
 
+    grads_are_new = True
+
     @staticmethod
     def forward(ctx: Any, x: np.ndarray) -> np.ndarray:
         return np.negative(x)
@@ -154,6 +157,8 @@ class Neg(Function):
 
 class Exp(Function):
     """z = e^x;  dz/dx = z"""
+
+    grads_are_new = True
 
     save_output = True
 
@@ -173,6 +178,8 @@ class Exp(Function):
 class Log(Function):
     """z = ln x;  dz/dx = 1/x"""
 
+    grads_are_new = True
+
     save_inputs = True
 
     @staticmethod
@@ -187,6 +194,8 @@ class Log(Function):
 class Sqrt(Function):
     """z = sqrt(x);  dz/dx = 1 / (2 z)"""
 
+    grads_are_new = True
+
     save_output = True
 
     @staticmethod
@@ -200,6 +209,8 @@ class Sqrt(Function):
 
 class Tanh(Function):
     """z = tanh x;  dz/dx = 1 - z^2"""
+
+    grads_are_new = True
 
     save_output = True
 
@@ -238,6 +249,8 @@ _SIGMOID_CONSTS: dict[np.dtype, tuple[np.ndarray, np.ndarray]] = {}
 class Sigmoid(Function):
     """z = 1 / (1 + e^-x);  dz/dx = z (1 - z)"""
 
+    grads_are_new = True
+
     save_output = True
 
     @staticmethod
@@ -266,6 +279,8 @@ class Sigmoid(Function):
 class Relu(Function):
     """z = max(x, 0);  dz/dx = 1 where x > 0, else 0 (relu'(0) = 0)"""
 
+    grads_are_new = True
+
     save_output = True
 
     @staticmethod
@@ -280,6 +295,8 @@ class Relu(Function):
 class Abs(Function):
     """z = |x|;  dz/dx = sign(x) (abs'(0) = 0)"""
 
+    grads_are_new = True
+
     save_inputs = True
 
     @staticmethod
@@ -293,6 +310,8 @@ class Abs(Function):
 
 class Clip(Function):
     """z = min(max(x, lo), hi);  dz/dx = 1 where lo <= x <= hi, else 0 (as PyTorch's clamp)"""
+
+    grads_are_new = True
 
     save_inputs = True
 
@@ -324,6 +343,18 @@ class Cast(Function):
     @staticmethod
     def forward(ctx: Any, x: np.ndarray, dtype: np.dtype) -> np.ndarray:
         return x.astype(dtype)
+
+    @staticmethod
+    def backward(ctx: Any, g: Any) -> Any:
+        return g
+
+
+class Clone(Function):
+    """z = a copy of x (new memory);  dz/dx = 1"""
+
+    @staticmethod
+    def forward(ctx: Any, x: np.ndarray) -> np.ndarray:
+        return x.copy()
 
     @staticmethod
     def backward(ctx: Any, g: Any) -> Any:
@@ -362,6 +393,8 @@ class Sub(Function):
 class Mul(Function):
     """z = x * y;  dz/dx = y, dz/dy = x"""
 
+    grads_are_new = True
+
     save_inputs = "cross"  # x only when y needs a grad, and y only when x does
     hint = _BROADCAST_HINT
 
@@ -386,6 +419,8 @@ class Mul(Function):
 class Div(Function):
     """z = x / y;  dz/dx = 1/y, dz/dy = -z/y"""
 
+    grads_are_new = True
+
     save_inputs = True
     save_output = True
     hint = _BROADCAST_HINT
@@ -409,6 +444,8 @@ class Div(Function):
 
 class Pow(Function):
     """z = x^y;  dz/dx = y x^(y-1), dz/dy = z ln x (taken as 0 where x <= 0)"""
+
+    grads_are_new = True
 
     save_inputs = True
     save_output = True
@@ -455,6 +492,8 @@ def _pick_backward(ctx: Any, g: Any, x_wins: Any) -> Any:
 class Maximum(Function):
     """z = max(x, y);  dz/dx = 1 where x > y, dz/dy = 1 where y > x; ties share 1/2 each"""
 
+    grads_are_new = True
+
     save_inputs = True
     hint = _BROADCAST_HINT
 
@@ -470,6 +509,8 @@ class Maximum(Function):
 class Minimum(Function):
     """z = min(x, y);  dz/dx = 1 where x < y, dz/dy = 1 where y < x; ties share 1/2 each"""
 
+    grads_are_new = True
+
     save_inputs = True
     hint = _BROADCAST_HINT
 
@@ -484,6 +525,8 @@ class Minimum(Function):
 
 class Where(Function):
     """z = x where cond else y;  dz/dx = cond, dz/dy = not cond (cond is a constant)"""
+
+    grads_are_new = True
 
     hint = _BROADCAST_HINT
     saved_attrs = ("cond",)
@@ -573,6 +616,8 @@ class Mean(_Reduce):
 class Max(_Reduce):
     """z = max(x, axis);  dz/dx = 1 at the maximum; tied maxima share it equally"""
 
+    grads_are_new = True
+
     save_inputs = True
     save_output = True
     pick = staticmethod(np.max)
@@ -611,6 +656,8 @@ class Min(Max):
 class LogSumExp(_Reduce):
     """z = log(sum(e^x, axis)), max-shifted;  dz/dx = e^(x - z) (the softmax)"""
 
+    grads_are_new = True
+
     save_inputs = True
     save_output = True
 
@@ -642,6 +689,8 @@ def _logsumexp(x: np.ndarray, axis: Any) -> np.ndarray:
 class Softmax(Function):
     """z = e^x / sum(e^x) along axis;  dx = z * (g - sum(g z))"""
 
+    grads_are_new = True
+
     save_output = True
 
     @staticmethod
@@ -659,6 +708,8 @@ class Softmax(Function):
 
 class LogSoftmax(Function):
     """z = x - logsumexp(x) along axis;  dx = g - e^z * sum(g)"""
+
+    grads_are_new = True
 
     save_output = True
 
@@ -714,6 +765,8 @@ def log_softmax(x: Tensor, axis: int = -1) -> Tensor:
 class Reshape(Function):
     """z = x.reshape(shape);  dx = g.reshape(x.shape)"""
 
+    view = True  # the output may share the input's memory (and version counter)
+
     hint = "the new shape must have as many elements as the old one (one size may be -1)"
 
     @staticmethod
@@ -729,6 +782,8 @@ class Reshape(Function):
 class Transpose(Function):
     """z = x.transpose(axes);  dx = g.transpose(inverse of axes)"""
 
+    view = True  # the output may share the input's memory (and version counter)
+
     hint = "axes must be a permutation of range(ndim)"
 
     @staticmethod
@@ -743,6 +798,8 @@ class Transpose(Function):
 
 class BroadcastTo(Function):
     """z = broadcast_to(x, shape);  dx = g summed over the broadcast axes (by the engine)"""
+
+    view = True  # the output may share the input's memory (and version counter)
 
     hint = _BROADCAST_HINT
 
@@ -763,6 +820,10 @@ def _has_int_array(index: Any) -> bool:
 class GetItem(Function):
     """z = x[index];  dx = zeros with g added at index (repeated indices accumulate)"""
 
+    view = True  # the output may share the input's memory (and version counter)
+
+    grads_are_new = True
+
     hint = "indices must be ints, slices, None, Ellipsis, bool masks or in-range integer arrays"
 
     @staticmethod
@@ -770,6 +831,8 @@ class GetItem(Function):
         ctx.shape = x.shape
         ctx.index = index
         out = x[index]
+        if not isinstance(out, np.ndarray):  # ints for every axis: numpy gives a scalar copy;
+            out = x[(index if isinstance(index, tuple) else (index,)) + (Ellipsis,)]  # 0-d view
         return out
 
     @staticmethod
@@ -877,6 +940,8 @@ def _as_tensor(x: Any) -> Tensor:
 # --------------------------------------------------------------------------- matmul
 class MatMul(Function):
     """z = x @ y (np.matmul: 1-D, 2-D, batched);  dx = g @ y^T, dy = x^T @ g"""
+
+    grads_are_new = True
 
     save_inputs = "cross"  # x only when y needs a grad, and y only when x does
 

@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from tinygrad_bp.autograd import _clock, _state, bump_version
+from tinygrad_bp.autograd import _state, bump_version, bump_versions
 from tinygrad_bp.tensor import Tensor, const_of
 
 __all__ = ["SGD", "Adam", "AdamW", "Optimizer", "lr_scheduler"]
@@ -263,9 +263,7 @@ class SGD(Optimizer):
         nesterov, maximize = group["nesterov"], group["maximize"]
         state = self.state
         dt = None
-        clock = _clock  # every update is one in-place change: one tick for the whole group
-        clock[0] += 1  # (bump_version, written out for the reason step() gives)
-        tick = clock[0]
+        updated = []
         for p in group["params"]:
             gt = p.grad
             if gt is None:
@@ -299,7 +297,10 @@ class SGD(Optimizer):
                 g = g + m * buf if nesterov else buf
             if lr:
                 data -= c_lr * g
-            p._version = tick
+            updated.append(p)
+        # one tick for the group, taken after the last write: an op that another thread
+        # records while the data changes has an earlier stamp, and its backward refuses
+        bump_versions(updated)
 
 
 class Adam(Optimizer):

@@ -15,6 +15,7 @@ __all__ = [
     "Tensor",
     "arange",
     "eye",
+    "from_numpy",
     "full",
     "ones",
     "ones_like",
@@ -38,12 +39,10 @@ def _check_float(dtype: np.dtype, where: str) -> None:
 
 
 def _to_array(data: Any, dtype: npt.DTypeLike | None) -> np.ndarray:
-    if isinstance(data, Tensor):
-        arr = data.data
-    elif isinstance(data, np.ndarray):
-        arr = data
-    elif isinstance(data, np.generic):
-        arr = np.asarray(data)
+    """A new array (never the caller's: the graph may save it, and the caller may change
+    theirs later) of ``data`` in ``dtype``."""
+    if isinstance(data, (Tensor, np.ndarray, np.generic)):
+        arr = np.array(data.data if isinstance(data, Tensor) else data, dtype=dtype)
     else:
         try:
             arr = np.asarray(data)
@@ -53,28 +52,33 @@ def _to_array(data: Any, dtype: npt.DTypeLike | None) -> np.ndarray:
             arr = arr.astype(np.float32)  # Python numbers and lists default to float32
     if dtype is not None:
         arr = arr.astype(dtype, copy=False)
+    _check_numeric(arr)
+    return arr
+
+
+def _check_numeric(arr: np.ndarray) -> None:
     if arr.dtype.kind not in "biuf":
         raise TypeError(
             f"Tensor: data of dtype {arr.dtype} is not numeric; pass numbers, lists of numbers "
             "or a numeric ndarray"
         )
-    return arr
 
 
 class Tensor:
     """An n-dimensional array that records the operations applied to it.
 
     Args:
-        data: array-like. Float ndarrays keep their dtype (and share memory, like
-            ``np.asarray``); Python numbers and lists become float32; integer and bool
-            arrays are allowed but cannot require gradients.
+        data: array-like, always copied (like ``torch.tensor``: a later change of the
+            caller's array never reaches the graph; ``tg.from_numpy`` shares instead).
+            Float ndarrays keep their dtype; Python numbers and lists become float32;
+            integer and bool arrays are allowed but cannot require gradients.
         requires_grad: record operations on this tensor so ``backward`` can reach it.
         dtype: convert the data to this dtype first.
         name: a label used by ``repr`` and graph drawings.
     """
 
     # the hot attributes live in slots; rarely set ones default on the class
-    __slots__ = ("__dict__", "__weakref__", "_ctx", "data", "requires_grad")
+    __slots__ = ("__dict__", "__weakref__", "_ctx", "_version_counter", "data", "requires_grad")
     __array_ufunc__ = None  # ndarray (op) Tensor defers to Tensor: the graph is never dropped
     __array_priority__ = 1000
 
@@ -83,7 +87,9 @@ class Tensor:
     grad: Tensor | None = None
     name: str | None = None
     _hooks: list[Callable[..., Any]] | None = None
-    _version = 0  # the modification clock when last changed in place (see autograd)
+    # shared with views and detached copies: [clock tick of the last in-place change], or
+    # None while the tensor was never changed in place nor viewed (see autograd)
+    _version_counter: list[int] | None
 
     def __init__(
         self,
@@ -94,6 +100,7 @@ class Tensor:
     ) -> None:
         self.data = _to_array(data, dtype)
         self._ctx = None
+        self._version_counter = None
         if name is not None:
             self.name = name
         self.requires_grad = False
@@ -123,6 +130,12 @@ class Tensor:
         return self.data.size
 
     @property
+    def _version(self) -> int:
+        """The clock tick of the last in-place change of this memory (0: never)."""
+        c = self._version_counter
+        return 0 if c is None else c[0]
+
+    @property
     def is_leaf(self) -> bool:
         """True for tensors not produced by a recorded op (their ``.grad`` is kept)."""
         return self._ctx is None
@@ -138,7 +151,8 @@ class Tensor:
         return self.transpose()
 
     def numpy(self) -> np.ndarray:
-        """The data as an ndarray (shared, not copied)."""
+        """The data as an ndarray (shared, not copied: writing into it is not tracked, so
+        do it only outside a graph that saved this tensor, as with ``.data``)."""
         return self.data
 
     def item(self) -> float:
@@ -210,9 +224,16 @@ class Tensor:
             return
         autograd.backward(self, grad, retain, create_graph)
 
+    def clone(self) -> Tensor:
+        """A copy in new memory that stays in the graph (the gradient passes through)."""
+        return ops.Clone._apply1(self)
+
     def detach(self) -> Tensor:
-        """A new leaf sharing this tensor's data, cut off from the graph."""
-        return _make(self.data, False)
+        """A new leaf sharing this tensor's data (and its version counter: an in-place
+        change of either is seen by a graph that saved the other), cut off from the graph."""
+        t = _make(self.data, False)
+        autograd.share_version(self, t)
+        return t
 
     def requires_grad_(self, requires_grad: bool = True) -> Tensor:
         """Set ``requires_grad`` on a leaf in place; returns self."""
@@ -254,6 +275,14 @@ class Tensor:
 
     def __setitem__(self, index: Any, value: Any) -> None:
         self._check_inplace("__setitem__")
+        if isinstance(value, Tensor) and value.requires_grad and autograd.is_grad_enabled():
+            raise RuntimeError(
+                f"__setitem__: the value (shape {value.shape}) requires grad, but an assignment "
+                f"into a tensor (shape {self.shape}) is not recorded in the graph, so its "
+                "gradient would be lost. Build the result out of place instead: tg.stack or "
+                "tg.concatenate of the pieces, or tg.where(mask, value, tensor); or assign "
+                "value.detach() if no gradient should flow"
+            )
         self.data[_index(index)] = value.data if isinstance(value, Tensor) else value
         autograd.bump_version(self)
 
@@ -426,8 +455,12 @@ class Tensor:
         return ops.Minimum._apply2(self, _const(other, self))
 
     def astype(self, dtype: npt.DTypeLike) -> Tensor:
-        """Convert to ``dtype`` (differentiable between float dtypes)."""
-        return ops.Cast.apply(self, dtype=np.dtype(dtype))
+        """Convert to ``dtype``: differentiable between float dtypes; a cast to an integer
+        or bool dtype cuts the graph (the result does not require grad, as in PyTorch)."""
+        dt = np.dtype(dtype)
+        if dt.kind != "f":
+            return _make(self.data.astype(dt), False)
+        return ops.Cast.apply(self, dtype=dt)
 
     # -- reductions
     def sum(self, axis: Axis = None, keepdims: bool = False) -> Tensor:
@@ -525,6 +558,7 @@ def _make(data: np.ndarray, requires_grad: bool) -> Tensor:
     t.data = data
     t.requires_grad = requires_grad
     t._ctx = None
+    t._version_counter = None
     return t
 
 
@@ -542,8 +576,10 @@ def _const(v: Any, like: Tensor) -> Any:
             if c is not None:
                 return c
         return const_of(v, dt) if dt.kind == "f" else v
-    if tv is Tensor or tv is np.ndarray or isinstance(v, Tensor):
+    if tv is Tensor or isinstance(v, Tensor):
         return v
+    if tv is np.ndarray:  # an op may save it: a copy, so a later change by the caller
+        return v.copy() if v.flags.writeable else v  # cannot reach the graph
     if isinstance(v, (bool, np.generic)):
         return np.asarray(v)  # numpy scalars keep numpy's promotion rules
     if isinstance(v, (list, tuple)):
@@ -592,7 +628,9 @@ def _index(index: Any) -> Any:
     if isinstance(index, tuple):
         return tuple(_index(i) for i in index)
     if isinstance(index, Tensor):
-        return index.data
+        return index.data.copy()
+    if isinstance(index, np.ndarray):  # GetItem keeps the index for backward: a copy
+        return index.copy()
     if isinstance(index, list):
         return np.asarray(index)
     return index
@@ -600,9 +638,23 @@ def _index(index: Any) -> Any:
 
 # --------------------------------------------------------------------------- creation
 def tensor(data: Any, requires_grad: bool = False, dtype: npt.DTypeLike | None = None) -> Tensor:
-    """A new Tensor holding a copy of ``data`` (``Tensor(...)`` shares ndarray memory)."""
+    """A new Tensor holding a copy of ``data`` (the same as ``Tensor(data, ...)``)."""
     arr = np.array(data.data if isinstance(data, Tensor) else data, copy=True)
     return Tensor(arr, requires_grad=requires_grad, dtype=dtype)
+
+
+def from_numpy(array: np.ndarray, requires_grad: bool = False) -> Tensor:
+    """A Tensor sharing ``array``'s memory (no copy), like ``torch.from_numpy``.
+
+    Writes into ``array`` change the tensor, and are not tracked: changing it while a graph
+    that saved the tensor is alive gives that graph's backward wrong values. Use it to
+    avoid a copy of data you will not change; ``Tensor(array)`` copies."""
+    if not isinstance(array, np.ndarray):
+        raise TypeError(f"from_numpy: expected an np.ndarray, got {type(array).__name__}")
+    _check_numeric(array)
+    if requires_grad:
+        _check_float(array.dtype, "from_numpy")
+    return _make(array, bool(requires_grad))
 
 
 def _shape(shape: tuple[Any, ...]) -> tuple[int, ...]:

@@ -196,6 +196,8 @@ class Affine(Function):
     """z = x @ w + b  (x: (N, in), w: (in, out), b: (out,));
     dx = g @ w^T,  dw = x^T @ g,  db = sum of g over the batch"""
 
+    grads_are_new = True
+
     save_inputs = "cross"  # x only for w's grad, w only for x's
 
     @staticmethod
@@ -311,6 +313,8 @@ class CrossEntropy(Function):
     """loss_i = -sum_c W_ic log softmax(x)_ic over rows x: (M, C), then reduced;
     dx_i = p_i * sum_c W_ic - W_i  (p = softmax(x); W = one-hot or target probabilities)"""
 
+    grads_are_new = True
+
     save_inputs = True
 
     @staticmethod
@@ -354,6 +358,8 @@ class CrossEntropy(Function):
 
 class NLLLoss(Function):
     """loss_i = -sum_c W_ic x_ic over rows of log-probabilities x: (M, C);  dx = -W"""
+
+    grads_are_new = True
 
     @staticmethod
     def forward(ctx: Any, x: np.ndarray, spec: Targets) -> np.ndarray:

@@ -12,7 +12,7 @@ import numpy as np
 
 from tinygrad_bp.autograd import grad
 from tinygrad_bp.gradcheck import GradcheckError, gradcheck, gradgradcheck
-from tinygrad_bp.tensor import Tensor
+from tinygrad_bp.tensor import Tensor, from_numpy
 
 __all__ = ["assert_gradients_match", "assert_matches_numpy", "assert_second_order_match"]
 
@@ -173,7 +173,7 @@ def assert_matches_numpy(
         else x
         for x in inputs
     ]
-    tensors = [Tensor(a) if isinstance(a, np.ndarray) else a for a in arrays]
+    tensors = [from_numpy(a) if isinstance(a, np.ndarray) else a for a in arrays]  # read-only
     got = fn(*tensors)
     want = np_fn(*arrays)
     got_t = got if isinstance(got, (tuple, list)) else (got,)
