@@ -1,0 +1,631 @@
+"""A hypothesis state machine (MyGrad-style) that builds random graphs in tinygrad_bp and in
+PyTorch side by side and checks, after every step, that both agree.
+
+Every tensor lives as a mirrored ``Pair`` (ours, torch's). Rules make leaves (float64 and
+float32), apply unary, binary (broadcasting), reduction and view ops, detach, change tensors in
+place under ``no_grad``, register hooks, retain grads, run ``backward`` (with and without
+``retain_graph`` / ``create_graph``, then second-order ones through the gradients) and
+``tg.grad`` for some inputs, clear grads and take optimizer steps. The rules:
+
+- an error: where PyTorch raises, ours must raise too, and the other way round. One stricter
+  rule is ours: a walk that reaches a node released by an earlier ``backward`` without
+  ``retain_graph`` raises, while PyTorch raises only at nodes that saved tensors. The machine
+  models which nodes are released and expects our error there;
+- after a failed backward both libraries go back to the grads they had before (PyTorch may
+  have accumulated part of them);
+- the invariants: every ``.grad`` (leaves and retained) and every tensor's values equal
+  PyTorch's; each hook saw what PyTorch's saw, and what it saw never changed afterwards; no
+  two ``.grad`` share memory, and no ``.grad`` shares memory with a tensor or an array the
+  user passed in.
+
+Steps and examples follow the hypothesis profile (tests/conftest.py): ``ci`` stays around a
+minute, ``thorough`` runs many more and longer programs.
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+import numpy as np
+import pytest
+import torch  # the `torch` extra (CI installs torch==2.13.0); never skipped
+from hypothesis import settings
+from hypothesis import strategies as st
+from hypothesis.extra.numpy import arrays
+from hypothesis.stateful import (
+    Bundle,
+    RuleBasedStateMachine,
+    initialize,
+    invariant,
+    multiple,
+    rule,
+)
+
+import tinygrad_bp as tg
+from tinygrad_bp.nn.utils import clip_grad_norm_
+
+pytestmark = [
+    pytest.mark.torch,
+    pytest.mark.filterwarnings("ignore:Using backward\\(\\) with create_graph=True:UserWarning"),
+]
+
+SHAPES = [(), (3,), (2, 3), (1, 3), (2, 1)]
+DTYPES = {np.float64: torch.float64, np.float32: torch.float32}
+TOL = {np.dtype(np.float64): (1e-7, 1e-9), np.dtype(np.float32): (1e-4, 1e-5)}
+BIG = 1e3  # results beyond this are dropped: chains of products would overflow
+OUR_ERRORS = (RuntimeError, ValueError, TypeError, IndexError)
+TORCH_ERRORS = (RuntimeError, ValueError, TypeError, IndexError)
+
+
+@dataclass(eq=False)
+class Hook:
+    """What one hook saw, in both libraries: our tensors (with a copy taken when seen) and
+    PyTorch's (cloned, since PyTorch may change its own later)."""
+
+    doubles: bool
+    ours: list[tuple[tg.Tensor, np.ndarray]] = field(default_factory=list)
+    theirs: list[np.ndarray] = field(default_factory=list)
+
+
+@dataclass(eq=False)
+class Pair:
+    """One tensor in both libraries, and what the machine knows about its graph."""
+
+    ours: tg.Tensor
+    theirs: torch.Tensor
+    name: str
+    graph: frozenset[str] = frozenset()  # names of the non-leaf pairs it was computed from
+    exact: bool = True  # graph is exact (False: an over-estimate, for grads of grads)
+    retained: bool = False
+    hooks: list[Hook] = field(default_factory=list)
+    base: Pair | None = None  # the tensor whose memory this view (or detach) shares
+    stale: bool = False  # a view whose memory changed in place: PyTorch remakes its grad_fn
+
+    @property
+    def is_leaf(self) -> bool:
+        return self.theirs.grad_fn is None
+
+    def __repr__(self) -> str:
+        return self.name
+
+    def _repr_pretty_(self, printer: Any, cycle: bool) -> None:  # hypothesis' printer
+        printer.text(self.name)
+
+
+def _np(t: torch.Tensor) -> np.ndarray:
+    return t.detach().cpu().numpy()
+
+
+def _close(ours: Any, theirs: torch.Tensor, what: str) -> None:
+    o = np.asarray(ours.numpy() if isinstance(ours, tg.Tensor) else ours)
+    t = _np(theirs)
+    assert o.shape == t.shape, f"{what}: shape {o.shape} vs PyTorch {t.shape}"
+    assert o.dtype == t.dtype, f"{what}: dtype {o.dtype} vs PyTorch {t.dtype}"
+    rtol, atol = TOL[o.dtype]
+    if not np.allclose(o, t, rtol=rtol, atol=atol, equal_nan=True):  # (the fast check first)
+        np.testing.assert_allclose(o, t, rtol=rtol, atol=atol, err_msg=what)
+
+
+def _outcome(fn: Any, errors: tuple[type[BaseException], ...]) -> tuple[Any, BaseException | None]:
+    try:
+        return fn(), None
+    except errors as e:
+        return None, e
+
+
+def _released(e: BaseException | None) -> bool:
+    return e is not None and "second time" in str(e)
+
+
+def _profile_settings() -> settings:
+    """Stateful settings from the loaded profile (its derandomize and health checks stay):
+    dev (10 examples) runs 10 programs of 10 steps, ci (40) 40 of 50, thorough (1000) 300
+    of 100; a step costs a few ms, more as the program grows (the invariants see every pair)."""
+    base = settings.default
+    n = base.max_examples
+    steps = 10 if n <= 10 else 50 if n <= 100 else 100
+    return settings(base, max_examples=min(n, 300), stateful_step_count=steps)
+
+
+class AutogradMachine(RuleBasedStateMachine):
+    """Random graphs, hooks, backward passes and optimizer steps, mirrored in PyTorch."""
+
+    leaves = Bundle("leaves")  # requires grad, no grad_fn
+    nodes = Bundle("nodes")  # computed, requires grad
+    consts = Bundle("consts")  # no grad: detached tensors and results of consts only
+    optimizers = Bundle("optimizers")
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.pairs: list[Pair] = []
+        self.user_arrays: list[np.ndarray] = []  # arrays passed to Tensor(...)
+        self.user_grads: list[np.ndarray] = []  # the data of grad= Tensors passed to backward
+        self.released: set[str] = set()  # nodes whose saved values are surely released
+        self.maybe_released: set[str] = set()  # released in part, or by an estimated graph
+        self._names = itertools.count()
+
+    # ------------------------------------------------------------------ helpers
+    def _add(self, ours: tg.Tensor, theirs: torch.Tensor, graph=frozenset(), exact=True):
+        """Record a new pair (checking our result against PyTorch's) in the right bundle."""
+        _close(ours, theirs, "forward")
+        assert ours.requires_grad == theirs.requires_grad, (
+            f"requires_grad {ours.requires_grad}, PyTorch {theirs.requires_grad}"
+        )
+        name = f"t{next(self._names)}"
+        if theirs.grad_fn is not None:
+            graph = graph | {name}
+        p = Pair(ours, theirs, name, frozenset(graph), exact)
+        self.pairs.append(p)
+        if not theirs.requires_grad:
+            return multiple(), multiple(p)
+        return multiple(p), multiple()
+
+    def _apply(self, inputs: list[Pair], ours_fn: Any, theirs_fn: Any):
+        """Run an op in both libraries: both raise or neither; a too-large result is dropped."""
+        theirs, e_theirs = _outcome(lambda: theirs_fn(*(p.theirs for p in inputs)), TORCH_ERRORS)
+        ours, e_ours = _outcome(lambda: ours_fn(*(p.ours for p in inputs)), OUR_ERRORS)
+        assert (e_ours is None) == (e_theirs is None), (
+            f"PyTorch raised {e_theirs!r}, ours raised {e_ours!r}"
+        )
+        if e_ours is not None or not torch.isfinite(theirs).all() or theirs.abs().max() > BIG:
+            return multiple(), multiple()
+        graph = frozenset().union(*(p.graph for p in inputs))
+        exact = all(p.exact for p in inputs)
+        return self._add(ours, theirs, graph, exact)
+
+    def _grads(self) -> list[tuple[Pair, tg.Tensor | None, torch.Tensor | None]]:
+        return [
+            (p, p.ours.grad, p.theirs.grad)
+            for p in self.pairs
+            if p.theirs.requires_grad and (p.is_leaf or p.retained)
+        ]
+
+    def _snapshot(self) -> Any:
+        return [
+            (p, g, t, None if t is None else t.detach().clone()) for p, g, t in self._grads()
+        ], [(h, len(h.ours), len(h.theirs)) for p in self.pairs for h in p.hooks]
+
+    def _restore(self, snap: Any) -> None:
+        """Both libraries back to the grads and hook records they had (after a failed walk)."""
+        grads, hooks = snap
+        for p, g, t, copy in grads:
+            if t is not None and not torch.equal(t.detach(), copy):
+                t = copy  # PyTorch added into its .grad, then failed
+            p.theirs.grad = t
+            p.ours.grad = g
+            if g is not None and t is not None and not np.allclose(g.numpy(), _np(t)):
+                p.ours.grad = tg.Tensor(_np(t).copy())  # ours changed its .grad, then failed
+        for h, n_ours, n_theirs in hooks:
+            del h.ours[n_ours:]
+            del h.theirs[n_theirs:]
+
+    def _walk(self, roots: list[Pair], run_ours: Any, run_theirs: Any, retain: bool) -> Any:
+        """Run a backward or grad in both; returns (ours, theirs) results, or None if both
+        raised (state restored). Models the release of the graph."""
+        graph = frozenset().union(*(r.graph for r in roots))
+        sure = all(r.exact for r in roots) and bool(graph & self.released)
+        maybe = bool(graph & (self.released | self.maybe_released))
+        snap = self._snapshot()
+        theirs, e_theirs = _outcome(run_theirs, TORCH_ERRORS)
+        ours, e_ours = _outcome(run_ours, OUR_ERRORS)
+        if e_theirs is not None:
+            assert e_ours is not None, f"PyTorch raised {e_theirs!r}, ours did not"
+        elif e_ours is not None:
+            assert maybe and _released(e_ours), f"ours raised {e_ours!r}, PyTorch did not"
+        else:
+            assert not sure, "walked a graph an earlier backward released, without an error"
+        if e_ours is not None or e_theirs is not None:
+            self._restore(snap)
+            self.maybe_released |= graph  # a failed walk may have released a part
+            return None
+        (self.released if all(r.exact for r in roots) else self.maybe_released).update(
+            graph if not retain else ()
+        )
+        return ours, theirs
+
+    # ------------------------------------------------------------------ making tensors
+    @initialize(target=leaves, data=st.data(), shape=st.sampled_from(SHAPES))
+    def first_leaf(self, data, shape):
+        return self.new_leaf(data, shape, np.float64)
+
+    @initialize(target=nodes, data=st.data())
+    def first_node(self, data):
+        a = data.draw(arrays(np.float64, (2, 3), elements=st.floats(-2, 2)))
+        x = self.new_leaf_from(a)
+        return self._apply([x], lambda t: t * t, lambda t: t * t)[0]
+
+    def new_leaf_from(self, a: np.ndarray) -> Pair:
+        self.user_arrays.append(a)
+        (made,) = self._add(
+            tg.Tensor(a, requires_grad=True), torch.tensor(a.copy(), requires_grad=True)
+        )[0].values
+        return made
+
+    @rule(
+        target=leaves,
+        data=st.data(),
+        shape=st.sampled_from(SHAPES),
+        dtype=st.sampled_from([np.float64, np.float64, np.float32]),
+    )
+    def new_leaf(self, data, shape, dtype):
+        width = 64 if dtype is np.float64 else 32
+        return self.new_leaf_from(
+            data.draw(arrays(dtype, shape, elements=st.floats(-2, 2, width=width)))
+        )
+
+    @rule(
+        target=consts,
+        data=st.data(),
+        shape=st.sampled_from(SHAPES),
+    )
+    def new_const(self, data, shape):
+        a = data.draw(arrays(np.float64, shape, elements=st.floats(-2, 2)))
+        self.user_arrays.append(a)
+        return self._add(tg.Tensor(a), torch.tensor(a.copy()))[1]
+
+    UNARY: ClassVar[dict[str, Any]] = {
+        "exp": (lambda t: t.exp(), torch.exp, lambda a: a.max(initial=0) < 3),
+        "tanh": (lambda t: t.tanh(), torch.tanh, None),
+        "sigmoid": (lambda t: t.sigmoid(), torch.sigmoid, None),
+        "relu": (lambda t: t.relu(), torch.relu, None),
+        "log": (lambda t: t.log(), torch.log, lambda a: a.min(initial=1) > 0.1),
+        "sqrt": (lambda t: t.sqrt(), torch.sqrt, lambda a: a.min(initial=1) > 0.1),
+        "neg": (lambda t: -t, lambda t: -t, None),
+    }
+
+    @rule(target=nodes, op=st.sampled_from(sorted(UNARY)), x=nodes | leaves)
+    def unary(self, op, x):
+        ours, theirs, domain = self.UNARY[op]
+        if domain is not None and not domain(_np(x.theirs)):
+            return multiple()
+        return self._apply([x], ours, theirs)[0]
+
+    BINARY: ClassVar[dict[str, Any]] = {
+        "add": (lambda a, b: a + b, lambda a, b: a + b),
+        "sub": (lambda a, b: a - b, lambda a, b: a - b),
+        "mul": (lambda a, b: a * b, lambda a, b: a * b),
+        "div": (lambda a, b: a / b, lambda a, b: a / b),
+    }
+
+    @rule(
+        target=nodes,
+        op=st.sampled_from(sorted(BINARY)),
+        a=nodes | leaves | consts,
+        b=nodes | leaves | consts,
+    )
+    def binary(self, op, a, b):
+        if a.ours.dtype != b.ours.dtype:  # 0-d tensors promote differently in the two
+            return multiple()
+        if op == "div" and np.abs(_np(b.theirs)).min(initial=1) < 0.5:
+            return multiple()
+        ours, theirs = self.BINARY[op]
+        made, _ = self._apply([a, b], ours, theirs)
+        return made
+
+    @rule(
+        target=nodes,
+        x=nodes | leaves,
+        kind=st.sampled_from(["sum", "mean"]),
+        axis=st.sampled_from([None, 0, 1, -1, 2]),
+    )
+    def reduce(self, x, kind, axis):
+        if axis is not None and x.ours.ndim == 0:  # torch accepts dim 0 / -1 of a 0-d tensor
+            return multiple()
+        dim = axis
+        if axis is None:
+            theirs = (lambda t: t.sum()) if kind == "sum" else (lambda t: t.mean())
+        else:
+            theirs = (lambda t: t.sum(dim)) if kind == "sum" else (lambda t: t.mean(dim))
+        ours = (lambda t: t.sum(axis=axis)) if kind == "sum" else (lambda t: t.mean(axis=axis))
+        return self._apply([x], ours, theirs)[0]
+
+    @rule(target=nodes, x=nodes | leaves, kind=st.sampled_from(["flat", "T", "row", "tail"]))
+    def view(self, x, kind):
+        nd = x.ours.ndim
+        if kind == "flat":
+            made = self._apply([x], lambda t: t.reshape(-1), lambda t: t.reshape(-1))[0]
+        elif kind == "T" and nd >= 2:
+            made = self._apply([x], lambda t: t.transpose(), lambda t: t.permute(1, 0))[0]
+        elif kind == "row" and nd >= 1:
+            made = self._apply([x], lambda t: t[0], lambda t: t[0])[0]
+        elif kind == "tail" and nd >= 1 and x.ours.shape[-1] >= 2:
+            made = self._apply([x], lambda t: t[..., 1:], lambda t: t[..., 1:])[0]
+        else:
+            return multiple()
+        for v in made.values:
+            if v.theirs._is_view():  # (reshape copies a non-contiguous tensor)
+                v.base = x.base or x
+        return made
+
+    @rule(target=consts, x=nodes | leaves)
+    def detach(self, x):
+        made = self._add(x.ours.detach(), x.theirs.detach())[1]
+        for v in made.values:
+            v.base = x.base or x
+        return made
+
+    def _changed(self, x: Pair) -> None:
+        """``x``'s memory changed in place: PyTorch will remake the grad_fn of the views of
+        the same memory when asked, and a retain_grad or hook on the new one is never
+        reached from graphs built before. Those views take no more hooks."""
+        family = x.base or x
+        for q in self.pairs:
+            if q.base is family:
+                q.stale = True
+
+    # ------------------------------------------------------------------ in place
+    @rule(x=nodes | leaves | consts, kind=st.sampled_from(["mul_", "add_", "setitem"]))
+    def change_in_place(self, x, kind):
+        def ours(t):
+            with tg.no_grad():
+                if kind == "mul_":
+                    t.mul_(0.5)
+                elif kind == "add_":
+                    t.add_(0.25)
+                else:
+                    t[0] = 1.5
+
+        def theirs(t):
+            with torch.no_grad():
+                if kind == "mul_":
+                    t.mul_(0.5)
+                elif kind == "add_":
+                    t.add_(0.25)
+                else:
+                    t[0] = 1.5
+
+        _, e_theirs = _outcome(lambda: theirs(x.theirs), TORCH_ERRORS)
+        _, e_ours = _outcome(lambda: ours(x.ours), OUR_ERRORS)
+        assert (e_ours is None) == (e_theirs is None), (
+            f"in place {kind}: PyTorch raised {e_theirs!r}, ours raised {e_ours!r}"
+        )
+        self._changed(x)
+
+    # ------------------------------------------------------------------ hooks, retain_grad
+    @rule(x=nodes | leaves, doubles=st.booleans())
+    def register_hook(self, x, doubles):
+        if x.stale:
+            return
+        h = Hook(doubles)
+
+        def ours(g):
+            h.ours.append((g, g.numpy().copy()))
+            return g * 2 if doubles else None
+
+        def theirs(g):
+            h.theirs.append(_np(g).copy())
+            return g * 2 if doubles else None
+
+        x.ours.register_hook(ours)
+        x.theirs.register_hook(theirs)
+        x.hooks.append(h)
+
+    @rule(x=nodes)
+    def retain_grad(self, x):
+        if x.stale:
+            return
+        x.ours.retain_grad()
+        x.theirs.retain_grad()
+        x.retained = True
+
+    # ------------------------------------------------------------------ backward, grad
+    @rule(
+        target=nodes,
+        root=nodes,
+        data=st.data(),
+        retain_graph=st.sampled_from([None, True, False]),
+        create_graph=st.booleans(),
+    )
+    def backward(self, root, data, retain_graph, create_graph):
+        g = None
+        if root.ours.size != 1 or root.ours.ndim:
+            g = data.draw(
+                arrays(root.ours.dtype, root.ours.shape, elements=st.floats(-1, 1, width=32))
+            )
+        g_ours = None if g is None else tg.Tensor(g.copy())
+        g_theirs = None if g is None else torch.tensor(g.copy())
+        if g_ours is not None:
+            self.user_grads.append(g_ours.numpy())
+        done = self._walk(
+            [root],
+            lambda: root.ours.backward(
+                g_ours, retain_graph=retain_graph, create_graph=create_graph
+            ),
+            lambda: root.theirs.backward(
+                g_theirs, retain_graph=retain_graph, create_graph=create_graph
+            ),
+            retain=create_graph if retain_graph is None else retain_graph,
+        )
+        if g_ours is not None:
+            np.testing.assert_array_equal(g_ours.numpy(), g, err_msg="backward changed grad=")
+        self._check_hooks()
+        if done is None or not create_graph:
+            return multiple()
+        # the gradients that became graphs: they are nodes a second-order step can use
+        made = []
+        known = {id(q.theirs) for q in self.pairs}
+        for _, gt_ours, gt_theirs in self._grads():
+            # (PyTorch's grad can keep a graph whose derivative is zero, relu's for one; so
+            # only grads that are graphs in both become nodes)
+            if (
+                gt_theirs is not None
+                and gt_theirs.grad_fn is not None
+                and gt_ours is not None
+                and gt_ours.requires_grad
+                and id(gt_theirs) not in known
+            ):
+                # its graph is at most the root's: over-estimated, so marked inexact
+                made.append(self._add(gt_ours, gt_theirs, root.graph, exact=False)[0])
+        return multiple(*(v for m in made for v in m.values))
+
+    @rule(
+        target=nodes,
+        root=nodes,
+        data=st.data(),
+        retain_graph=st.sampled_from([None, True, False]),
+        create_graph=st.booleans(),
+    )
+    def grad(self, root, data, retain_graph, create_graph):
+        # PyTorch returns a non-leaf input's gradient from before its hooks (a leaf's from
+        # after them); ours returns it after. Inputs whose hooks replace the gradient are
+        # left out rather than fix either choice here.
+        candidates = [
+            p
+            for p in self.pairs
+            if p.theirs.requires_grad and (p.is_leaf or not any(h.doubles for h in p.hooks))
+        ]
+        inputs = data.draw(
+            st.lists(st.sampled_from(candidates), min_size=1, max_size=3, unique=True)
+        )
+        g = None
+        if root.ours.size != 1 or root.ours.ndim:
+            g = data.draw(
+                arrays(root.ours.dtype, root.ours.shape, elements=st.floats(-1, 1, width=32))
+            )
+        # PyTorch's autograd.grad also fills .grad of tensors that called retain_grad;
+        # tg.grad leaves every .grad alone (README), so PyTorch's are put back afterwards
+        retained = [(p, p.theirs.grad) for p in self.pairs if p.retained]
+        done = self._walk(
+            [root],
+            lambda: tg.grad(
+                root.ours,
+                [p.ours for p in inputs],
+                None if g is None else tg.Tensor(g.copy()),
+                retain_graph=retain_graph,
+                create_graph=create_graph,
+            ),
+            lambda: torch.autograd.grad(
+                root.theirs,
+                [p.theirs for p in inputs],
+                None if g is None else torch.tensor(g.copy()),
+                retain_graph=retain_graph,
+                create_graph=create_graph,
+            ),
+            retain=create_graph if retain_graph is None else retain_graph,
+        )
+        for p, g in retained:
+            p.theirs.grad = g
+        self._check_hooks()
+        if done is None:
+            return multiple()
+        ours, theirs = done
+        assert len(ours) == len(theirs)
+        made = []
+        for p, o, t in zip(inputs, ours, theirs):
+            _close(o, t, f"tg.grad for {p}")
+            for q in self.pairs:  # a result is the user's: it shares no tensor's memory
+                assert not np.may_share_memory(o.numpy(), q.ours.numpy()), f"grad aliases {q}"
+            if t.grad_fn is not None and o.requires_grad:
+                made.append(self._add(o, t, root.graph, exact=False)[0])
+        return multiple(*(v for m in made for v in m.values))
+
+    # ------------------------------------------------------------------ clearing, optimizers
+    @rule(x=leaves)
+    def zero_grad(self, x):
+        x.ours.zero_grad()
+        x.theirs.grad = None
+
+    @rule(
+        target=optimizers,
+        params=st.lists(leaves, min_size=1, max_size=3, unique=True),
+        kind=st.sampled_from(["sgd", "momentum", "adam"]),
+    )
+    def make_optimizer(self, params, kind):
+        if kind == "adam":
+            pair = (
+                tg.optim.Adam([p.ours for p in params], lr=0.01, weight_decay=0.01),
+                torch.optim.Adam([p.theirs for p in params], lr=0.01, weight_decay=0.01),
+            )
+        else:
+            m = 0.9 if kind == "momentum" else 0.0
+            pair = (
+                tg.optim.SGD([p.ours for p in params], lr=0.1, momentum=m, weight_decay=0.01),
+                torch.optim.SGD([p.theirs for p in params], lr=0.1, momentum=m, weight_decay=0.01),
+            )
+        return (*pair, params)
+
+    @rule(opt=optimizers)
+    def step(self, opt):
+        ours, theirs, params = opt
+        ours.step()
+        theirs.step()
+        for p in params:
+            self._changed(p)
+
+    @rule(opt=optimizers, set_to_none=st.booleans())
+    def optimizer_zero_grad(self, opt, set_to_none):
+        ours, theirs, params = opt
+        if any(p.theirs.grad is not None and p.theirs.grad.grad_fn for p in params):
+            set_to_none = True  # PyTorch would detach_ the graph a user may hold in place
+        ours.zero_grad(set_to_none=set_to_none)
+        theirs.zero_grad(set_to_none=set_to_none)
+
+    @rule(opt=optimizers)
+    def clip(self, opt):
+        ours, theirs, _ = opt
+        params = [p for g in ours.param_groups for p in g["params"]]
+        total = clip_grad_norm_(params, 0.5)
+        expected = torch.nn.utils.clip_grad_norm_(
+            [p for g in theirs.param_groups for p in g["params"]], 0.5
+        )
+        np.testing.assert_allclose(total, float(expected), rtol=1e-5)
+
+    # ------------------------------------------------------------------ invariants
+    def _check_hooks(self) -> None:
+        for p in self.pairs:
+            for i, h in enumerate(p.hooks):
+                assert len(h.ours) == len(h.theirs), (
+                    f"hook {i} of {p} ran {len(h.ours)} times, PyTorch's {len(h.theirs)}"
+                )
+                for (seen, _), t in zip(h.ours, h.theirs):
+                    _close(seen.numpy(), torch.from_numpy(t), f"what hook {i} of {p} saw")
+
+    @invariant()
+    def values_match(self) -> None:
+        for p in self.pairs:
+            _close(p.ours, p.theirs, f"values of {p}")
+
+    @invariant()
+    def grads_match(self) -> None:
+        for p, ours, theirs in self._grads():
+            assert (ours is None) == (theirs is None), (
+                f"{p}.grad is {'None' if ours is None else 'set'}, PyTorch's is not"
+            )
+            if ours is not None:
+                _close(ours, theirs, f"{p}.grad")
+
+    @invariant()
+    def seen_grads_never_change(self) -> None:
+        for p in self.pairs:
+            for i, h in enumerate(p.hooks):
+                for seen, copy in h.ours:
+                    np.testing.assert_array_equal(
+                        seen.numpy(), copy, err_msg=f"a gradient hook {i} of {p} saw changed"
+                    )
+
+    @invariant()
+    def grads_own_their_memory(self) -> None:
+        grads = [(p, g) for p, g, _ in self._grads() if g is not None]
+        for (p, a), (q, b) in itertools.combinations(grads, 2):
+            assert not np.shares_memory(a.numpy(), b.numpy()), f"{p}.grad and {q}.grad share memory"
+        for p, g in grads:
+            a = g.numpy()
+            for q in self.pairs:
+                if q.is_leaf:
+                    assert not np.shares_memory(a, q.ours.numpy()), f"{p}.grad aliases {q}'s data"
+            for u in self.user_arrays + self.user_grads:
+                assert not np.shares_memory(a, u), f"{p}.grad aliases an array the user passed"
+
+    @invariant()
+    def tensors_own_user_arrays(self) -> None:
+        for p in self.pairs:
+            for u in self.user_arrays:
+                assert not np.shares_memory(p.ours.numpy(), u), (
+                    f"{p} shares memory with an array passed to Tensor(...)"
+                )
+
+
+AutogradMachine.TestCase.settings = _profile_settings()
+TestAutogradMachine = AutogradMachine.TestCase
