@@ -94,8 +94,8 @@ def test_grad_after_create_graph_is_writable(clear):
         tg.optim.SGD([x, w], lr=0.1).zero_grad(set_to_none=False)
         expect = [0.0, 0.0]
     elif clear == "clip_grad_norm_":
-        clip_grad_norm_([x, w], 1.0)
-        expect = [0.5 / (2.0 + 1e-6)] * 2
+        clip_grad_norm_([x, w], 1.0)  # the grads are all ones: total norm 2
+        expect = [1.0 / (2.0 + 1e-6)] * 2
     else:
         clip_grad_value_([x, w], 0.25)
         expect = [0.25, 0.25]
@@ -336,7 +336,7 @@ def test_op_recorded_by_another_thread_during_sgd_step_is_caught():
     c = Tensor(f64(1.0, 1.0), requires_grad=True)
     g = np.ones(2).view(_Signalling)
     g.go, g.done = threading.Event(), threading.Event()
-    w.grad = Tensor(g)
+    w.grad = tg.from_numpy(g)  # (Tensor(g) would copy it into a plain ndarray)
     opt = tg.optim.SGD([w], lr=0.5)
     recorded: list[Tensor] = []
 
