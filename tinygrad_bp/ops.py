@@ -681,26 +681,37 @@ class LogSumExp(_Reduce):
     @staticmethod
     def forward(ctx: Any, x: np.ndarray, axis: Any = None, keepdims: bool = False) -> np.ndarray:
         _Reduce._setup(ctx, x, axis)
-        out = _logsumexp(x, axis)
+        ctx.m, ctx.log_s = _logsumexp_parts(x, axis)
+        out = ctx.log_s + ctx.m
         if keepdims:
-            return out
-        return out.reshape(tuple(n for i, n in enumerate(x.shape) if i not in ctx.axes))
+            return out  # type: ignore[no-any-return]
+        return out.reshape(tuple(n for i, n in enumerate(x.shape) if i not in ctx.axes))  # type: ignore[no-any-return]
 
     @staticmethod
     def backward(ctx: Any, g: Any) -> Any:
         x = ctx.inputs[0]
-        return g.reshape(ctx.kshape) * _exp(x - ctx.out.reshape(ctx.kshape))
+        if isinstance(x, Tensor):  # create_graph: through z, so that it differentiates again
+            return g.reshape(ctx.kshape) * (x - ctx.out.reshape(ctx.kshape)).exp()
+        # e^((x - m) - log_s), not e^(x - z): z is rounded to x's magnitude (by 0.5 at 1e7 in
+        # float32), which would scale every gradient by up to e^0.5.
+        with np.errstate(invalid="ignore"):  # all -inf rows: nan, as e^(x - z) gives
+            return g.reshape(ctx.kshape) * np.exp((x - ctx.m) - ctx.log_s)
 
 
-def _logsumexp(x: np.ndarray, axis: Any) -> np.ndarray:
-    """logsumexp with keepdims=True; the max shift keeps exp from overflowing."""
+def _logsumexp_parts(x: np.ndarray, axis: Any) -> tuple[np.ndarray, np.ndarray]:
+    """(m, log(sum(e^(x - m)))) with keepdims=True, m the max: their sum is logsumexp, and
+    the shift keeps exp from overflowing."""
     if x.size == 0:
         raise ValueError(f"logsumexp: cannot reduce an empty array of shape {x.shape}")
-    m = np.max(x, axis=axis, keepdims=True)
-    m = np.where(np.isfinite(m), m, 0)  # all -inf (or inf) rows: no shift
-    s = np.exp(x - m).sum(axis=axis, keepdims=True)
+    m = _shift(x, axis)
     with np.errstate(divide="ignore"):  # log(0) = -inf is the right answer for all -inf rows
-        return np.log(s) + m
+        return m, np.log(reduce_sum(np.exp(x - m), axis, keepdims=True))
+
+
+def _shift(x: np.ndarray, axis: Any) -> np.ndarray:
+    """The max over ``axis`` (keepdims), 0 where it is not finite (all -inf or inf: no shift)."""
+    m = np.max(x, axis=axis, keepdims=True)
+    return np.where(np.isfinite(m), m, 0)
 
 
 class Softmax(Function):
@@ -730,7 +741,11 @@ class LogSoftmax(Function):
     def forward(ctx: Any, x: np.ndarray, axis: int = -1) -> np.ndarray:
         _check_axis(x, axis, "log_softmax")
         ctx.axis = axis
-        return x - _logsumexp(x, axis)
+        # Shift first: x - m is exact near the max, while x - logsumexp(x) would round the
+        # logsumexp to x's magnitude first (3e-4 off at logits of 1e4 in float32, 0.45 at 1e7).
+        s = x - _shift(x, axis)
+        with np.errstate(divide="ignore"):  # all -inf rows: log(0) = -inf, as logsumexp
+            return s - np.log(reduce_sum(np.exp(s), axis, keepdims=True))  # type: ignore[no-any-return]
 
     @staticmethod
     def backward(ctx: Any, g: Any) -> Any:
