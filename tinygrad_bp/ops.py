@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from tinygrad_bp.autograd import Function, no_grad
+from tinygrad_bp.autograd import Function
 from tinygrad_bp.tensor import _ONES, Tensor, _axis, _const, const_of
 
 __all__ = [
@@ -560,8 +560,8 @@ _NARROW = frozenset(np.dtype(t) for t in (np.float16, np.float32))
 
 def _adds_naively(x: np.ndarray, axes: tuple[int, ...]) -> bool:
     """A float32/float16 sum over ``axes`` that numpy would not sum pairwise."""
-    if x.dtype not in _NARROW:
-        return False
+    if x.dtype not in _NARROW or (len(axes) == x.ndim and x.flags.c_contiguous):
+        return False  # wider floats, ints, and whole C-contiguous arrays (pairwise)
     shape = x.shape
     n = 1
     for a in axes:
@@ -771,14 +771,13 @@ def var(x: Tensor, axis: Any = None, keepdims: bool = False, ddof: int = 0) -> T
             "leave no degrees of freedom"
         )
     d = x - x.mean(axis=ax, keepdims=True)
-    # Two passes, corrected: the mean is rounded to x's dtype (by up to 0.03 at 1e6 in float32),
-    # so d is off by the constant mean(d) and sum(d^2) by n * mean(d)^2 (0.1% of a variance of 1
-    # at 1e6). Subtracting that constant fixes the value; the gradient, 2 (d - mean(d)) / (n -
-    # ddof) through the mean, is already exact, so the correction is taken out of the graph.
-    with no_grad():
-        dm = d.mean(axis=ax, keepdims=keepdims)
-        correction = dm * dm * float(n)
-    return ((d * d).sum(axis=ax, keepdims=keepdims) - correction) * (1.0 / (n - ddof))
+    # The corrected two-pass algorithm (Chan, Golub & LeVeque): the mean is rounded to x's
+    # dtype (by up to 0.03 at 1e6 in float32), so d is off by the constant mean(d) and sum(d^2)
+    # by n * mean(d)^2 (0.1% of a variance of 1 at 1e6). Subtracting it fixes the value; the
+    # gradient, 2 (d - mean(d)) / (n - ddof) through the mean, is already exact, so the
+    # correction is a constant outside the graph.
+    dm = reduce_sum(d.data, ax, keepdims) * (1.0 / n)  # an array: outside the graph
+    return ((d * d).sum(axis=ax, keepdims=keepdims) - dm * dm * n) * (1.0 / (n - ddof))
 
 
 def logsumexp(x: Tensor, axis: Any = None, keepdims: bool = False) -> Tensor:
