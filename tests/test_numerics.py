@@ -5,9 +5,12 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 import tinygrad_bp as tg
 from tinygrad_bp.nn import functional as F
+from tinygrad_bp.testing.strategies import shapes
 
 EPS32 = float(np.finfo(np.float32).eps)
 
@@ -170,6 +173,47 @@ def test_float64_reductions_unchanged():
         np.testing.assert_array_equal(t.sum(axis=axis).numpy(), x.sum(axis=axis))
         np.testing.assert_array_equal(t.mean(axis=axis).numpy(), x.mean(axis=axis))
         np.testing.assert_allclose(t.var(axis=axis).numpy(), x.var(axis=axis), rtol=1e-12)
+
+
+@st.composite
+def _reduction_inputs(draw: st.DrawFn) -> tuple[np.ndarray, int | tuple[int, ...] | None, bool]:
+    """A float32 array (offset normal values, any layout: C order, transposed or strided),
+    an axis argument (None, an int or a tuple, negatives included) and keepdims."""
+    shape = draw(shapes(min_dims=1, max_dims=4, min_side=1, max_side=12))
+    seed = draw(st.integers(0, 2**16))
+    offset = draw(st.sampled_from([0.0, 1e3, 1e4, -1e5]))
+    x = _normal(tuple(2 * n for n in shape), offset, seed)
+    layout = draw(st.sampled_from(["c", "transposed", "strided"]))
+    if layout == "strided":
+        x = x[tuple(slice(None, None, 2) for _ in shape)]
+    else:
+        x = x[tuple(slice(0, n) for n in shape)].copy()
+        if layout == "transposed":
+            x = np.ascontiguousarray(x.T).T
+    nd = x.ndim
+    axis = draw(
+        st.none()
+        | st.integers(-nd, nd - 1)
+        | st.lists(st.integers(0, nd - 1), min_size=1, max_size=nd, unique=True).map(tuple)
+    )
+    return x, axis, draw(st.booleans())
+
+
+@given(_reduction_inputs())
+def test_float32_reductions_any_axis_and_layout_match_float64(args):
+    x, axis, keepdims = args
+    t, x64 = tg.Tensor(x), x.astype(np.float64)
+    for op in ("sum", "mean"):
+        got = getattr(t, op)(axis=axis, keepdims=keepdims).numpy()
+        want = getattr(x, op)(axis=axis, keepdims=keepdims)  # numpy's float32 shape and dtype
+        assert got.shape == np.shape(want) and got.dtype == want.dtype == np.float32, op
+        truth = getattr(x64, op)(axis=axis, keepdims=keepdims)
+        scale = getattr(np.abs(x64), op)(axis=axis, keepdims=keepdims)  # cancellation-proof
+        assert np.all(np.abs(got - truth) <= 2 * EPS32 * scale), op
+    got = t.var(axis=axis, keepdims=keepdims).numpy()
+    truth = x64.var(axis=axis, keepdims=keepdims)  # of the same float32 values
+    assert got.shape == np.shape(truth) and got.dtype == np.float32
+    assert np.all(np.abs(got - truth) <= 8 * EPS32 * truth)  # whatever the offset
 
 
 @pytest.mark.torch
