@@ -88,6 +88,15 @@ def test_logsumexp_float32_large_offset_value_and_gradient(offset, axis):
     _assert_few_ulp(t.grad.numpy(), np.exp((x64 - m) - (z64 - m)))
 
 
+def test_softmax_float32_over_a_long_outer_axis_sums_to_one():
+    x = _normal((1_000_000, 2), 0.0, seed=8)  # e^x summed over axis 0: not numpy's pairwise
+    got = tg.Tensor(x).softmax(axis=0).numpy()
+    x64 = x.astype(np.float64)
+    e = np.exp(x64 - x64.max(axis=0))
+    truth = e / e.sum(axis=0)
+    assert np.max(np.abs(got - truth) / truth) < 1e-6
+
+
 # --------------------------------------------------------------------------- reductions
 def _normal(shape: tuple[int, ...], loc: float, seed: int = 0) -> np.ndarray:
     return np.random.default_rng(seed).normal(loc, 1.0, shape).astype(np.float32)

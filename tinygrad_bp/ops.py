@@ -724,7 +724,7 @@ class Softmax(Function):
         _check_axis(x, axis, "softmax")
         ctx.axis = axis
         e = np.exp(x - np.max(x, axis=axis, keepdims=True))
-        return e / e.sum(axis=axis, keepdims=True)
+        return e / reduce_sum(e, axis, keepdims=True)  # type: ignore[no-any-return]
 
     @staticmethod
     def backward(ctx: Any, g: Any) -> Any:
