@@ -103,6 +103,7 @@ def _reductions_worker() -> dict[str, float]:
         x = tg.Tensor(rng.normal(size=shape).astype(np.float32))
         key = "x".join(map(str, shape))
         res[f"log_softmax {key} us"] = _timeit(lambda x=x: x.log_softmax())[0] * 1e6
+        res[f"softmax {key} us"] = _timeit(lambda x=x: x.softmax())[0] * 1e6
         res[f"logsumexp(axis=1) {key} us"] = _timeit(lambda x=x: x.logsumexp(axis=1))[0] * 1e6
     for n in (32, 64, 1024):  # the fused Linear's forward + backward, bias gradient included
         x = tg.Tensor(rng.random((n, 784), dtype=np.float32))

@@ -585,6 +585,9 @@ def _adds_naively(x: np.ndarray, axes: tuple[int, ...]) -> bool:
 
 def reduce_sum(x: np.ndarray, axis: Any = None, keepdims: bool = False) -> Any:
     """``np.sum(x, axis)``, accumulated in float64 where float32 would add naively."""
+    if (axis is None or axis == -1 or axis == x.ndim - 1) and x.flags.c_contiguous:
+        # the innermost axis or all of a C-contiguous array: pairwise (e.g. softmax's rows)
+        return x.sum(axis=axis, keepdims=keepdims)
     if _adds_naively(x, _norm_axes(x.ndim, axis)):
         return x.sum(axis=axis, dtype=np.float64, keepdims=keepdims).astype(x.dtype)
     return x.sum(axis=axis, keepdims=keepdims)
