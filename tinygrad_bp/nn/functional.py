@@ -16,7 +16,7 @@ import numpy as np
 import numpy.typing as npt
 
 from tinygrad_bp.autograd import Function
-from tinygrad_bp.ops import where
+from tinygrad_bp.ops import sum_rows, where
 from tinygrad_bp.tensor import Tensor
 
 __all__ = [
@@ -215,7 +215,7 @@ class Affine(Function):
             return (
                 np.dot(g, w.T) if nx else None,
                 np.dot(x.T, g) if nw else None,
-                _SUM(g, axis=0) if nb else None,
+                sum_rows(g) if nb else None,  # float64-accumulated for float32
             )
         return (g @ w.T if nx else None), (x.T @ g if nw else None), (g.sum(axis=0) if nb else None)
 
