@@ -723,6 +723,7 @@ class Min(Max):
 class LogSumExp(_Reduce):
     """z = log(sum(e^x, axis)), max-shifted;  dz/dx = e^(x - z) (the softmax)"""
 
+    saved_attrs = ("m", "log_s")
     grads_are_new = True
 
     save_inputs = True
