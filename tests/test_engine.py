@@ -369,7 +369,7 @@ def test_backward_returning_the_wrong_number_of_grads_is_named():
         def backward(ctx, g):
             return g
 
-    with pytest.raises(RuntimeError, match=r"Two\.backward returned 1 gradients for 2 inputs"):
+    with pytest.raises(RuntimeError, match=r"Two\.backward returned 1 gradient for 2 inputs"):
         Two.apply(leaf([1.0]), leaf([2.0])).backward()
 
 

@@ -337,7 +337,8 @@ def run_backward(
                 gs = (gs,)
             if len(gs) != len(parents):
                 raise RuntimeError(
-                    f"{fn.__name__}.backward returned {len(gs)} gradients for {len(parents)} inputs"
+                    f"{fn.__name__}.backward returned {len(gs)} gradient{'s' * (len(gs) != 1)} "
+                    f"for {len(parents)} input{'s' * (len(parents) != 1)}"
                 )
             if anomaly:
                 _anomaly_backward(ctx, gs)

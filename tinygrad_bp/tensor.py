@@ -377,9 +377,11 @@ class Tensor:
             o = np.asarray(o)
         try:
             ufunc(self.data, o, out=self.data, casting="same_kind")
-        except (TypeError, ValueError) as e:  # (numpy's casting errors are TypeErrors)
+        except (TypeError, ValueError) as e:
             what = f"{np.shape(o)} {np.result_type(o)}" if not np.isscalar(o) else repr(o)
-            raise type(e)(
+            # numpy's casting error is a TypeError subclass whose constructor wants more
+            kind = TypeError if isinstance(e, TypeError) else ValueError
+            raise kind(
                 f"{name} {sym} ...: cannot write the result into this tensor of shape "
                 f"{self.shape} and dtype {self.dtype} (other operand: {what}): {e}. In place, "
                 f"the result must keep {name}'s shape and dtype (numpy's same_kind casting); "
@@ -715,8 +717,20 @@ _REFLECTED: dict[Any, Callable[[Tensor, Any], Any]] = {
 # ufuncs and functions whose result has no gradient: they run on the data
 _UFUNC_READS = frozenset({np.isnan, np.isinf, np.isfinite, np.signbit})
 _FUNCTION_READS = frozenset(
-    {"shape", "ndim", "size", "argmax", "argmin", "allclose", "isclose", "array_equal",
-     "array_equiv", "count_nonzero", "result_type", "copy"}
+    {
+        "shape",
+        "ndim",
+        "size",
+        "argmax",
+        "argmin",
+        "allclose",
+        "isclose",
+        "array_equal",
+        "array_equiv",
+        "count_nonzero",
+        "result_type",
+        "copy",
+    }
 )
 # the Tensor method (or tg function) that replaces a numpy function
 _METHOD_HINTS = {
@@ -815,9 +829,12 @@ def _index(index: Any) -> Any:
 
 # --------------------------------------------------------------------------- creation
 def tensor(data: Any, requires_grad: bool = False, dtype: npt.DTypeLike | None = None) -> Tensor:
-    """A new Tensor holding a copy of ``data`` (``Tensor(...)`` shares ndarray memory)."""
-    arr = np.array(data.data if isinstance(data, Tensor) else data, copy=True)
-    return Tensor(arr, requires_grad=requires_grad, dtype=dtype)
+    """A new Tensor holding a copy of ``data`` (``Tensor(...)`` shares ndarray memory); same
+    dtype rule as ``Tensor``: Python numbers and lists become float32, arrays keep theirs."""
+    src = data.data if isinstance(data, Tensor) else data
+    if isinstance(src, (np.ndarray, np.generic)):
+        src = np.array(src, copy=True)  # (lists and numbers become a new array anyway)
+    return Tensor(src, requires_grad=requires_grad, dtype=dtype)
 
 
 def _shape(shape: tuple[Any, ...]) -> tuple[int, ...]:
