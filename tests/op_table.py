@@ -871,6 +871,12 @@ NON_OP_METHODS: dict[str, str] = {
     "copy_": "in-place copy outside the graph",
     "add_": "in-place update outside the graph (optimizers)",
     "mul_": "in-place update outside the graph (optimizers)",
+    "__iadd__": "in-place update outside the graph (under no_grad; tests/test_habits.py)",
+    "__isub__": "in-place update outside the graph (under no_grad; tests/test_habits.py)",
+    "__imul__": "in-place update outside the graph (under no_grad; tests/test_habits.py)",
+    "__itruediv__": "in-place update outside the graph (under no_grad; tests/test_habits.py)",
+    "argmax": "integer indices without a gradient (tests/test_habits.py)",
+    "argmin": "integer indices without a gradient (tests/test_habits.py)",
 }
 
 

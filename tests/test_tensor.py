@@ -178,7 +178,7 @@ def test_shape_errors_name_the_op_and_shapes():
         tg.concatenate([tg.zeros(2, 3), tg.zeros(2, 4)], axis=0)
     with pytest.raises(ValueError, match="stack: all tensors need the same shape"):
         tg.stack([tg.zeros(2), tg.zeros(3)])
-    with pytest.raises(ValueError, match="matmul: operands must have at least one dimension"):
+    with pytest.raises(ValueError, match=r"MatMul.*operands must have at least one dimension"):
         Tensor(2.0) @ tg.zeros(3)
 
 

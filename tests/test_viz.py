@@ -119,7 +119,8 @@ class MLP(Module):
 
 
 def mlp_loss(model: Any, n_in: int, seed: int = 1) -> tg.Tensor:
-    x = tg.Tensor(np.random.default_rng(seed).standard_normal((4, n_in)))
+    dtype = model.layers[0].weight.dtype  # a batch in the model's dtype
+    x = tg.Tensor(np.random.default_rng(seed).standard_normal((4, n_in)).astype(dtype))
     return (model(x) ** 2).mean()
 
 

@@ -137,14 +137,15 @@ class Function:
     shape and returns one gradient per input (``None`` where there is none); the engine sums
     broadcast gradients back to each input's shape. ``MyOp.apply(*tensors, **kwargs)`` runs it.
 
-    The instance is the context (the graph node): store what backward needs with
-    ``ctx.save_for_backward(*arrays)`` (read back as ``ctx.saved_tensors``) or, for the
-    built-in ops, the class flags ``save_inputs`` / ``save_output`` (``ctx.inputs``,
-    ``ctx.out``). ``ctx.needs_input_grad`` tells backward which gradients are wanted.
+    The instance is the context (the graph node). Keep what backward needs with
+    ``ctx.save_for_backward(*arrays)`` in forward and read it back as ``ctx.saved_tensors``
+    in backward: that is the one way for your own ops. ``ctx.needs_input_grad`` tells
+    backward which gradients are wanted. (The built-in ops use the internal class flags
+    ``save_inputs`` / ``save_output`` instead, a shortcut of the hot path.)
 
-    Under ``backward(create_graph=True)`` the engine passes Tensors instead of arrays
-    (``g``, ``ctx.inputs``, ``ctx.out``, and saved inputs/outputs), so a backward written
-    with operations that ndarrays and Tensors share is differentiable again. A backward that
+    Under ``backward(create_graph=True)`` the engine passes Tensors instead of arrays (``g``,
+    and in ``ctx.saved_tensors`` the saved inputs and output), so a backward written with
+    operations that ndarrays and Tensors share is differentiable again. A backward that
     calls ``np.*`` on them returns arrays: it is once-differentiable, and differentiating
     through it a second time raises a ``RuntimeError``.
     """
@@ -199,7 +200,8 @@ class Function:
         raise NotImplementedError
 
     def save_for_backward(self, *arrays: Any) -> None:
-        """Keep arrays for backward; read them back as ``ctx.saved_tensors``."""
+        """Keep arrays (inputs, the output or intermediates) for backward; read them back as
+        ``ctx.saved_tensors`` (inputs and output come back as Tensors under create_graph)."""
         self.saved_tensors = arrays
 
     def __repr__(self) -> str:
@@ -518,10 +520,13 @@ def _op_error(
     shapes = ", ".join(_describe(a) for a in arrays)
     args = "".join(f", {k}={v!r}" for k, v in (kwargs or {}).items())
     explain = getattr(cls, "explain", None)
-    hint = explain(arrays) if explain is not None else getattr(cls, "hint", "")
-    msg = f"{name}: cannot apply to inputs ({shapes}{args}): {e}"
-    if hint:
-        msg += f". {hint}"
+    if explain is not None:  # the op says exactly what is wrong: numpy's text adds nothing
+        msg = f"{name}: cannot apply to inputs ({shapes}{args}): {explain(arrays)}"
+    else:
+        hint = getattr(cls, "hint", "")
+        msg = f"{name}: cannot apply to inputs ({shapes}{args}): {e}"
+        if hint:
+            msg += f". {hint}"
     return type(e)(msg) if type(e) in (ValueError, TypeError, IndexError) else ValueError(msg)
 
 

@@ -375,8 +375,8 @@ def run_backward(
             if len(gs) != len(parents):
                 n_in = len(parents)
                 raise RuntimeError(
-                    f"{fn.__name__}.backward returned {len(gs)} gradient"
-                    f"{'s' if len(gs) != 1 else ''} for {n_in} input{'s' if n_in != 1 else ''}"
+                    f"{fn.__name__}.backward returned {len(gs)} gradient{'s' * (len(gs) != 1)} "
+                    f"for {n_in} input{'s' * (n_in != 1)}"
                 )
             if anomaly:
                 _anomaly_backward(ctx, gs)

@@ -1022,6 +1022,16 @@ def minimum(x: Any, y: Any) -> Tensor:
     )
 
 
+def dtype_mismatch(op: str, xt: np.dtype, yt: np.dtype) -> str:
+    """The hint for a matmul of two float dtypes (PyTorch refuses them too, saying "expected
+    m1 and m2 to have the same dtype")."""
+    return (
+        f"{op} needs both operands in the same float dtype, got {xt} and {yt} (no silent "
+        f"promotion to float64); convert one, e.g. x.astype(np.{yt}) for a {xt} batch into "
+        f"{yt} weights"
+    )
+
+
 def _as_tensor(x: Any) -> Tensor:
     return x if isinstance(x, Tensor) else Tensor(x)
 
@@ -1041,12 +1051,21 @@ class MatMul(Function):
             raise ValueError(
                 "matmul: operands must have at least one dimension (use * for scalars)"
             )
+        xt, yt = x.dtype, y.dtype
+        if xt is not yt and xt.kind == "f" and yt.kind == "f" and xt != yt:
+            raise TypeError("matmul: the operands' float dtypes differ")  # (explain says more)
         ctx.nd = (xnd, ynd)
         return np.matmul(x, y)
 
     @staticmethod
     def explain(arrays: Sequence[Any]) -> str:
+        """Why numpy refused: the clean message that replaces numpy's own text."""
         x, y = (np.shape(a) for a in arrays)
+        xt, yt = (np.result_type(a) for a in arrays)
+        if xt != yt and xt.kind == "f" and yt.kind == "f":
+            return dtype_mismatch("matmul", xt, yt)
+        if not len(x) or not len(y):
+            return "operands must have at least one dimension (use * for scalars)"
         if len(x) and len(y):
             k = x[-1]
             k2 = y[0] if len(y) == 1 else y[-2]
@@ -1056,7 +1075,7 @@ class MatMul(Function):
                     f"{'only' if len(y) == 1 else 'second-to-last'} axis of the second ({k2}); "
                     "transpose an operand or fix the layer sizes"
                 )
-        return "batch dimensions must broadcast"
+        return f"the batch dimensions {x[:-2]} and {y[:-2]} must broadcast"
 
     @staticmethod
     def backward(ctx: Any, g: Any) -> Any:

@@ -75,11 +75,18 @@ class Tensor:
         requires_grad: record operations on this tensor so ``backward`` can reach it.
         dtype: convert the data to this dtype first.
         name: a label used by ``repr`` and graph drawings.
+
+    ``t.data`` is the ndarray itself. To change it directly, use arrays on both sides
+    (``w.data -= lr * w.grad.data``), or update the tensor: ``with tg.no_grad(): w -= lr * w.grad``.
+
+    numpy: ``np.asarray(t)`` / ``np.array(t)`` give the data (outside the graph). numpy
+    functions whose result carries no gradient (``np.shape``, ``np.argmax``, ``np.allclose``,
+    ``np.isfinite``...) work; those that would drop the graph (``np.sum(t)``, ``np.exp(t)``)
+    raise a TypeError naming the Tensor method to use; ``ndarray (op) Tensor`` runs the Tensor op.
     """
 
     # the hot attributes live in slots; rarely set ones default on the class
     __slots__ = ("__dict__", "__weakref__", "_ctx", "_version_counter", "data", "requires_grad")
-    __array_ufunc__ = None  # ndarray (op) Tensor defers to Tensor: the graph is never dropped
     __array_priority__ = 1000
 
     data: np.ndarray
@@ -166,6 +173,44 @@ class Tensor:
     def tolist(self) -> Any:
         """The data as nested Python lists."""
         return self.data.tolist()
+
+    # -- numpy interoperability (see the class docstring)
+    def __array__(self, dtype: npt.DTypeLike | None = None, copy: bool | None = None) -> np.ndarray:
+        """``np.asarray(t)`` (the data itself) and ``np.array(t)`` (a copy); the graph is not
+        followed. ``copy=False`` raises if ``dtype`` needs a conversion, as numpy 2 does."""
+        d = self.data
+        if dtype is not None and np.dtype(dtype) != d.dtype:
+            if copy is False:
+                raise ValueError(
+                    f"np.asarray(Tensor, copy=False): converting {d.dtype} to "
+                    f"{np.dtype(dtype)} needs a copy"
+                )
+            return d.astype(dtype)
+        return d.copy() if copy else d
+
+    def __array_ufunc__(self, ufunc: np.ufunc, method: str, *inputs: Any, **kwargs: Any) -> Any:
+        """numpy ufuncs meeting a Tensor: ``ndarray (op) Tensor`` runs the Tensor op (the graph
+        is kept); ufuncs with no gradient (``np.isfinite``...) read the data; the rest raise a
+        TypeError naming the Tensor method, so the graph is never dropped silently."""
+        if method == "__call__" and not kwargs:
+            if len(inputs) == 2 and inputs[1] is self and not isinstance(inputs[0], Tensor):
+                reflected = _REFLECTED.get(ufunc)
+                if reflected is not None:  # ndarray.__add__ etc. ask the ufunc: answer as +
+                    return reflected(self, inputs[0])
+            if ufunc in _UFUNC_READS:
+                return ufunc(*(_data(a) for a in inputs))
+        return _numpy_error(ufunc.__name__, inputs, kwargs, "ufunc ")
+
+    def __array_function__(
+        self, func: Callable[..., Any], types: Any, args: Any, kwargs: Any
+    ) -> Any:
+        """numpy functions on Tensors: those whose result carries no gradient (``np.shape``,
+        ``np.argmax``, ``np.allclose``...) run on the data; the rest raise a TypeError naming
+        the Tensor method (``np.sum(t)`` -> ``t.sum(...)``)."""
+        name = func.__name__
+        if name in _FUNCTION_READS:
+            return func(*_unwrap(args), **_unwrap(kwargs))
+        return _numpy_error(name, args, kwargs)
 
     def __len__(self) -> int:
         if self.data.ndim == 0:
@@ -316,6 +361,61 @@ class Tensor:
         """``self *= other`` in place."""
         self._check_inplace("mul_")
         self.data *= other.data if isinstance(other, Tensor) else other
+        autograd.bump_version(self)
+        return self
+
+    # in-place operators: ``with tg.no_grad(): w -= lr * w.grad`` changes w itself (a leaf stays
+    # a leaf); the result is cast back to this tensor's dtype with numpy's same_kind rule
+    def __iadd__(self, other: Any) -> Tensor:
+        return self._inplace_op(np.add, other, "+=")
+
+    def __isub__(self, other: Any) -> Tensor:
+        return self._inplace_op(np.subtract, other, "-=")
+
+    def __imul__(self, other: Any) -> Tensor:
+        return self._inplace_op(np.multiply, other, "*=")
+
+    def __itruediv__(self, other: Any) -> Tensor:
+        return self._inplace_op(np.true_divide, other, "/=")
+
+    def _inplace_op(self, ufunc: np.ufunc, other: Any, sym: str) -> Tensor:
+        """``self <sym> other`` written into ``self.data``; refused where it would lose a
+        gradient (PyTorch's rules: not on a tensor that requires grad while grad mode is on)."""
+        name = self.name or "t"
+        if autograd.is_grad_enabled():
+            if self.requires_grad:
+                if self._ctx is None:
+                    raise RuntimeError(
+                        f"{name} {sym} ...: a leaf Variable that requires grad is being used in an "
+                        "in-place operation. Wrap the update in `with tg.no_grad():` (e.g. "
+                        "`with tg.no_grad(): w -= lr * w.grad`)"
+                    )
+                raise RuntimeError(
+                    f"{name} {sym} ...: {name} is the result of {type(self._ctx).__name__} and "
+                    "requires grad; an in-place change would not be recorded in the graph. "
+                    f"Write `{name} = {name} {sym[0]} ...` for a new tensor"
+                )
+            if isinstance(other, Tensor) and other.requires_grad:
+                raise RuntimeError(
+                    f"{name} {sym} u: u requires grad, and an in-place change of {name} cannot "
+                    f"record it. Write `{name} = {name} {sym[0]} u` for a new tensor, or wrap "
+                    "the update in `with tg.no_grad():`"
+                )
+        o = other.data if isinstance(other, Tensor) else other
+        if isinstance(o, (list, tuple)):
+            o = np.asarray(o)
+        try:
+            ufunc(self.data, o, out=self.data, casting="same_kind")
+        except (TypeError, ValueError) as e:
+            what = f"{np.shape(o)} {np.result_type(o)}" if not np.isscalar(o) else repr(o)
+            # numpy's casting error is a TypeError subclass whose constructor wants more
+            kind = TypeError if isinstance(e, TypeError) else ValueError
+            raise kind(
+                f"{name} {sym} ...: cannot write the result into this tensor of shape "
+                f"{self.shape} and dtype {self.dtype} (other operand: {what}): {e}. In place, "
+                f"the result must keep {name}'s shape and dtype (numpy's same_kind casting); "
+                f"otherwise write `{name} = {name} {sym[0]} ...`"
+            ) from e
         autograd.bump_version(self)
         return self
 
@@ -479,6 +579,21 @@ class Tensor:
         """Minimum over ``axis`` (tied minima share the gradient equally)."""
         return ops.Min.apply(self, axis=_axis(axis), keepdims=keepdims)
 
+    def argmax(self, axis: int | None = None, keepdims: bool = False) -> Tensor:
+        """Indices of the maxima along ``axis`` (of the flattened tensor when None), as an
+        integer tensor outside the graph (first index on ties, like numpy)."""
+        return self._arg(np.argmax, axis, keepdims)
+
+    def argmin(self, axis: int | None = None, keepdims: bool = False) -> Tensor:
+        """Indices of the minima along ``axis``, as an integer tensor outside the graph."""
+        return self._arg(np.argmin, axis, keepdims)
+
+    def _arg(self, fn: Callable[..., Any], axis: int | None, keepdims: bool) -> Tensor:
+        if self.data.size == 0:
+            raise ValueError(f"{fn.__name__}: the tensor of shape {self.shape} is empty")
+        ax = None if axis is None else int(axis)
+        return _make(np.asarray(fn(self.data, axis=ax, keepdims=keepdims)), False)
+
     def var(self, axis: Axis = None, keepdims: bool = False, ddof: int = 0) -> Tensor:
         """Variance over ``axis`` with numpy's ``ddof`` (0: population variance)."""
         return ops.var(self, axis=axis, keepdims=keepdims, ddof=ddof)
@@ -617,6 +732,120 @@ def _data(v: Any) -> Any:
     return v.data if isinstance(v, Tensor) else v
 
 
+# --------------------------------------------------------------------------- numpy protocols
+def _r(method: str) -> Callable[[Tensor, Any], Any]:
+    return lambda t, other: getattr(t, method)(other)
+
+
+# ``ndarray (op) Tensor`` reaches Tensor.__array_ufunc__ as ``ufunc(ndarray, Tensor)``
+_REFLECTED: dict[Any, Callable[[Tensor, Any], Any]] = {
+    np.add: _r("__radd__"),
+    np.subtract: _r("__rsub__"),
+    np.multiply: _r("__rmul__"),
+    np.true_divide: _r("__rtruediv__"),
+    np.power: _r("__rpow__"),
+    np.matmul: _r("__rmatmul__"),
+    np.less: _r("__gt__"),
+    np.less_equal: _r("__ge__"),
+    np.greater: _r("__lt__"),
+    np.greater_equal: _r("__le__"),
+}
+# ufuncs and functions whose result has no gradient: they run on the data
+_UFUNC_READS = frozenset({np.isnan, np.isinf, np.isfinite, np.signbit})
+_FUNCTION_READS = frozenset(
+    {
+        "shape",
+        "ndim",
+        "size",
+        "argmax",
+        "argmin",
+        "allclose",
+        "isclose",
+        "array_equal",
+        "array_equiv",
+        "count_nonzero",
+        "result_type",
+        "copy",
+    }
+)
+# the Tensor method (or tg function) that replaces a numpy function
+_METHOD_HINTS = {
+    "sum": "t.sum(axis, keepdims)",
+    "mean": "t.mean(axis, keepdims)",
+    "max": "t.max(axis, keepdims)",
+    "amax": "t.max(axis, keepdims)",
+    "min": "t.min(axis, keepdims)",
+    "amin": "t.min(axis, keepdims)",
+    "var": "t.var(axis, keepdims, ddof)",
+    "std": "t.var(axis, keepdims, ddof).sqrt()",
+    "exp": "t.exp()",
+    "log": "t.log()",
+    "sqrt": "t.sqrt()",
+    "tanh": "t.tanh()",
+    "abs": "t.abs()",
+    "absolute": "t.abs()",
+    "negative": "-t",
+    "add": "t + u",
+    "subtract": "t - u",
+    "multiply": "t * u",
+    "divide": "t / u",
+    "true_divide": "t / u",
+    "power": "t ** u",
+    "square": "t * t",
+    "matmul": "t @ u",
+    "dot": "t @ u",
+    "maximum": "t.maximum(u)",
+    "minimum": "t.minimum(u)",
+    "clip": "t.clip(min, max)",
+    "equal": "t.eq(u)",
+    "reshape": "t.reshape(shape)",
+    "ravel": "t.flatten()",
+    "transpose": "t.transpose(axes) or t.T",
+    "swapaxes": "t.swapaxes(a, b)",
+    "squeeze": "t.squeeze(axis)",
+    "expand_dims": "t.expand_dims(axis)",
+    "broadcast_to": "t.broadcast_to(shape)",
+    "where": "tg.where(cond, x, y)",
+    "concatenate": "tg.concatenate(tensors, axis)",
+    "stack": "tg.stack(tensors, axis)",
+}
+
+_INPLACE_SYMBOLS = {"add": "+=", "subtract": "-=", "multiply": "*=", "true_divide": "/="}
+
+
+def _unwrap(v: Any) -> Any:
+    """Tensors (also inside lists, tuples and dicts) replaced by their data."""
+    if isinstance(v, Tensor):
+        return v.data
+    if isinstance(v, (list, tuple)):
+        return type(v)(_unwrap(a) for a in v)
+    if isinstance(v, dict):
+        return {k: _unwrap(a) for k, a in v.items()}
+    return v
+
+
+def _numpy_error(name: str, args: Any, kwargs: Any, kind: str = "") -> Any:
+    """The TypeError for a numpy function that would drop a Tensor's graph."""
+    if kwargs.get("out") is not None:  # ndarray += Tensor and friends
+        sym = _INPLACE_SYMBOLS.get(name)
+        what = f"ndarray {sym} Tensor" if sym else f"np.{name}(..., out=ndarray) with a Tensor"
+        raise TypeError(
+            f"{what}: numpy cannot write a Tensor into an ndarray; use the Tensor's data on "
+            "the right-hand side (e.g. `w.data -= lr * w.grad.data`), or update the tensor "
+            "itself: `with tg.no_grad(): w -= lr * w.grad`"
+        )
+    hint = _METHOD_HINTS.get(name)
+    fix = (
+        f"use the Tensor method: {hint}"
+        if hint
+        else "there is no differentiable version; call it on t.numpy() (outside the graph)"
+    )
+    raise TypeError(
+        f"numpy {kind}np.{name} does not take Tensors: it would return an ndarray and drop "
+        f"the graph; {fix}"
+    )
+
+
 def _axis(axis: Axis) -> int | tuple[int, ...] | None:
     if axis is None or isinstance(axis, (int, np.integer)):
         return None if axis is None else int(axis)
@@ -638,9 +867,9 @@ def _index(index: Any) -> Any:
 
 # --------------------------------------------------------------------------- creation
 def tensor(data: Any, requires_grad: bool = False, dtype: npt.DTypeLike | None = None) -> Tensor:
-    """A new Tensor holding a copy of ``data`` (the same as ``Tensor(data, ...)``)."""
-    arr = np.array(data.data if isinstance(data, Tensor) else data, copy=True)
-    return Tensor(arr, requires_grad=requires_grad, dtype=dtype)
+    """A new Tensor holding a copy of ``data``: the same as ``Tensor(data, ...)`` (Python
+    numbers and lists become float32, arrays keep their dtype)."""
+    return Tensor(data, requires_grad=requires_grad, dtype=dtype)
 
 
 def from_numpy(array: np.ndarray, requires_grad: bool = False) -> Tensor:

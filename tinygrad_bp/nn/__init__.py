@@ -359,8 +359,11 @@ class Linear(Module):
     def forward(self, x: Tensor) -> Tensor:
         """x: (..., in_features) -> (..., out_features)."""
         if not isinstance(x, Tensor):
-            x = Tensor(x)
-        shape = x.data.shape
+            x = Tensor(x, dtype=self.weight.data.dtype)  # lists follow the weights
+        xd = x.data
+        shape = xd.shape
+        if xd.dtype is not self.weight.data.dtype:  # (the fast path: one identity test)
+            functional.check_input_dtype(x, self.weight, f"Linear({self.extra_repr()})")
         if len(shape) == 2 and shape[1] == self.in_features:
             return functional.Affine._apply3(x, self.weight, self.bias)  # one fused op
         if not shape or shape[-1] != self.in_features:
@@ -415,7 +418,7 @@ class Softmax(Module):
         self.axis = axis
 
     def forward(self, x: Tensor) -> Tensor:
-        return x.softmax(self.axis)
+        return (x if isinstance(x, Tensor) else Tensor(x)).softmax(self.axis)
 
     def extra_repr(self) -> str:
         return f"axis={self.axis}"
@@ -425,7 +428,7 @@ class LogSoftmax(Softmax):
     """Log-softmax along ``axis``."""
 
     def forward(self, x: Tensor) -> Tensor:
-        return x.log_softmax(self.axis)
+        return (x if isinstance(x, Tensor) else Tensor(x)).log_softmax(self.axis)
 
 
 class Flatten(Module):

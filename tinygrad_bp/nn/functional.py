@@ -10,6 +10,7 @@ and Tensors share, so they are differentiable twice like the engine's own ops.
 
 from __future__ import annotations
 
+import warnings
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -25,6 +26,7 @@ __all__ = [
     "BinaryCrossEntropy",
     "CrossEntropy",
     "NLLLoss",
+    "ProbabilitiesWarning",
     "Targets",
     "accuracy",
     "binary_cross_entropy",
@@ -77,19 +79,53 @@ def _maximum(a: Any, b: float) -> Any:
 
 
 # --------------------------------------------------------------------------- checks
-def _tensor(x: Any, fn: str, what: str) -> Tensor:
+class ProbabilitiesWarning(UserWarning):
+    """``cross_entropy`` got rows that are already probability distributions; it takes logits."""
+
+
+def _are_probabilities(rows: np.ndarray) -> bool:
+    """True when every row of (M, C) ``rows`` lies in [0, 1] and sums to 1 (softmax output).
+    Cheap for logits: the first row's sum rejects them in one reduction."""
+    if rows.ndim != 2 or rows.shape[0] == 0 or rows.shape[1] < 2:
+        return False
+    if abs(float(_SUM(rows[0])) - 1.0) > 1e-3:
+        return False
+    if np.minimum.reduce(rows, axis=None) < 0 or _MAX(rows, axis=None) > 1:
+        return False
+    return bool((np.abs(_SUM(rows, axis=1) - 1.0) <= 1e-3).all())
+
+
+_PROBABILITIES = (
+    "cross_entropy: every row of the input {shape} is already a probability distribution "
+    "(entries in [0, 1] summing to 1), but cross_entropy takes logits and applies log_softmax "
+    "itself; softmax twice trains worse. Remove the final Softmax (e.g. from the Sequential), "
+    "or pass log-probabilities to nll_loss"
+)
+
+
+def _tensor(x: Any, fn: str, what: str, like: Any = None) -> Tensor:
+    """``x`` as a Tensor by the one dtype rule: arrays keep their dtype; Python numbers and
+    lists become float32, or follow ``like`` (the other operand) when it is a float Tensor or
+    array, as Python numbers in an op follow the tensor."""
     if isinstance(x, Tensor):
         return x
     try:
-        return Tensor(np.asarray(x))
+        if isinstance(x, (np.ndarray, np.generic)):
+            return Tensor(x)
+        lt = getattr(like, "dtype", None)
+        if lt is not None and lt.kind == "f":
+            a = np.asarray(x)
+            if a.dtype.kind in "iuf":
+                return Tensor(a.astype(lt))
+        return Tensor(x)
     except (TypeError, ValueError) as e:
         raise TypeError(
             f"{fn}: {what} must be a Tensor or array-like, got {type(x).__name__}"
         ) from e
 
 
-def _float_input(x: Any, fn: str) -> Tensor:
-    t = _tensor(x, fn, "input")
+def _float_input(x: Any, fn: str, like: Any = None) -> Tensor:
+    t = _tensor(x, fn, "input", like=like)
     if t.dtype.kind != "f":
         raise TypeError(
             f"{fn}: input must be floating point (logits or probabilities), got dtype {t.dtype} "
@@ -148,6 +184,12 @@ def _class_targets(target: Any, shape: tuple[int, ...], fn: str, ignore_index: i
     t = np.asarray(target.data if isinstance(target, Tensor) else target)
     want = _label_shape(shape)
     n_classes = shape[0] if len(shape) == 1 else shape[1]
+    if t.shape == shape and len(shape) >= 2 and t.dtype.kind in "biu":
+        raise TypeError(
+            f"{fn}: the target has the input's shape {shape} but dtype {t.dtype}: one-hot or "
+            "probability targets must be floating point (target.astype(np.float32)); or pass "
+            f"class indices of shape {want} (e.g. target.argmax(axis=1))"
+        )
     if t.dtype.kind not in "iu":
         hint = (
             "pass integer labels (e.g. y.astype(np.int64))"
@@ -220,39 +262,55 @@ class Affine(Function):
         return (g @ w.T if nx else None), (x.T @ g if nw else None), (g.sum(axis=0) if nb else None)
 
 
+def check_input_dtype(x: Tensor, weight: Tensor, where: str) -> None:
+    """Refuse an input whose dtype differs from the weights' (a float64 batch into a float32
+    layer would silently run in float64; PyTorch refuses it too)."""
+    xt, wt = x.data.dtype, weight.data.dtype
+    if xt is not wt and xt != wt:
+        fix = f"convert the batch, x.astype(np.{wt})"
+        if xt.kind == "f":
+            fix += f", or the model, model.astype(np.{xt})"
+        raise TypeError(
+            f"{where}: input of shape {x.shape} has dtype {xt} but the weights "
+            f"{weight.shape} are {wt}; they must match (no silent promotion): {fix}"
+        )
+
+
 def linear(x: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
-    """``x @ weight + bias`` with ``weight`` of shape (in, out); one fused op for 2-D ``x``."""
+    """``x @ weight + bias`` with ``weight`` of shape (in, out); one fused op for 2-D ``x``.
+    ``x`` must have the weights' dtype (lists follow it)."""
     if not isinstance(x, Tensor):
-        x = Tensor(x)
+        x = _tensor(x, "linear", "input", like=weight)
+    check_input_dtype(x, weight, "linear")
     if x.ndim == 2 and weight.ndim == 2:
         return Affine._apply3(x, weight, bias)
     y = x @ weight
     return y if bias is None else y + bias
 
 
-def sigmoid(x: Tensor) -> Tensor:
+def sigmoid(x: Any) -> Tensor:
     """1 / (1 + e^-x)."""
-    return x.sigmoid()
+    return _tensor(x, "sigmoid", "input").sigmoid()
 
 
-def relu(x: Tensor) -> Tensor:
+def relu(x: Any) -> Tensor:
     """max(x, 0)."""
-    return x.relu()
+    return _tensor(x, "relu", "input").relu()
 
 
-def tanh(x: Tensor) -> Tensor:
+def tanh(x: Any) -> Tensor:
     """tanh(x)."""
-    return x.tanh()
+    return _tensor(x, "tanh", "input").tanh()
 
 
-def softmax(x: Tensor, axis: int = -1) -> Tensor:
-    """e^x / sum(e^x) along ``axis`` (max-shifted)."""
-    return x.softmax(axis)
+def softmax(x: Any, axis: int = -1) -> Tensor:
+    """e^x / sum(e^x) along ``axis`` (max-shifted); a Tensor, array or list."""
+    return _tensor(x, "softmax", "input").softmax(axis)
 
 
-def log_softmax(x: Tensor, axis: int = -1) -> Tensor:
-    """x - logsumexp(x) along ``axis`` (stable)."""
-    return x.log_softmax(axis)
+def log_softmax(x: Any, axis: int = -1) -> Tensor:
+    """x - logsumexp(x) along ``axis`` (stable); a Tensor, array or list."""
+    return _tensor(x, "log_softmax", "input").log_softmax(axis)
 
 
 # --------------------------------------------------------------------------- class losses
@@ -402,10 +460,12 @@ def _class_loss(
             and not 0 <= ignore_index < shape[1]
         ):
             flat = flat_positions(t, shape[1])
+            if op is CrossEntropy and _are_probabilities(xd):
+                warnings.warn(_PROBABILITIES.format(shape=shape), ProbabilitiesWarning, 3)
             if flat is not None:  # (else: the general path says which label is wrong)
                 spec = _new_tuple(Targets, (t, None, None, reduction, 1.0 / shape[0], flat))
                 return op._apply2(input, spec)
-    x = _float_input(input, fn)
+    x = _float_input(input, fn, like=target)
     _check_reduction(reduction, fn)
     if not 0.0 <= label_smoothing <= 1.0:
         raise ValueError(f"{fn}: label_smoothing must be in [0, 1], got {label_smoothing}")
@@ -417,6 +477,8 @@ def _class_loss(
     tgt = target.data if isinstance(target, Tensor) else np.asarray(target)
     rows_x = _as_rows(x)
     m = rows_x.shape[0]
+    if op is CrossEntropy and _are_probabilities(rows_x.data):
+        warnings.warn(_PROBABILITIES.format(shape=shape), ProbabilitiesWarning, 3)
     out_shape = _label_shape(shape)
     if tgt.dtype.kind == "f" and tgt.shape == shape:  # class probabilities
         if isinstance(target, Tensor) and target.requires_grad:
@@ -478,7 +540,9 @@ def cross_entropy(
     label_smoothing: float = 0.0,
 ) -> Tensor:
     """Softmax cross-entropy of logits, fused and stable (log-softmax with a max shift, finite
-    for logits of 1e4).
+    for logits of 1e4). It takes raw scores (logits), not probabilities: a model ending in
+    ``Softmax`` applies softmax twice and trains worse, so rows that are already probability
+    distributions raise a ``ProbabilitiesWarning`` (once per call site).
 
     Args:
         input: logits of shape (N, C), (C,) or (N, C, d1, ...) (class axis 1).
@@ -515,7 +579,7 @@ def nll_loss(
 
 # --------------------------------------------------------------------------- other losses
 def _same_shape(x: Tensor, t: Any, fn: str) -> Tensor:
-    tt = _tensor(t, fn, "target")
+    tt = _tensor(t, fn, "target", like=x)
     if tt.shape != x.shape:
         raise ValueError(
             f"{fn}: target shape {tt.shape} differs from input shape {x.shape}; they must match "
@@ -528,7 +592,7 @@ def _same_shape(x: Tensor, t: Any, fn: str) -> Tensor:
 
 def _weighted(loss: Tensor, weight: Any, fn: str, reduction: str) -> Tensor:
     if weight is not None:
-        w = _tensor(weight, fn, "weight")
+        w = _tensor(weight, fn, "weight", like=loss)
         try:
             ok = np.broadcast_shapes(w.shape, loss.shape) == loss.shape
         except ValueError:
@@ -543,7 +607,7 @@ def _weighted(loss: Tensor, weight: Any, fn: str, reduction: str) -> Tensor:
 
 def mse_loss(input: Any, target: Any, reduction: str = "mean") -> Tensor:
     """Mean squared error (x - t)^2, reduced."""
-    x = _float_input(input, "mse_loss")
+    x = _float_input(input, "mse_loss", like=target)
     _check_reduction(reduction, "mse_loss")
     d = x - _same_shape(x, target, "mse_loss")
     return _reduce(d * d, reduction)
@@ -578,7 +642,7 @@ def binary_cross_entropy(
     """Binary cross-entropy of probabilities ``input`` in [0, 1] against ``target`` (same
     shape); optional ``weight`` broadcast over the elementwise loss."""
     fn = "binary_cross_entropy"
-    p = _float_input(input, fn)
+    p = _float_input(input, fn, like=target)
     _check_reduction(reduction, fn)
     y = _same_shape(p, target, fn)
     if p.size and (p.data.min() < 0 or p.data.max() > 1):
@@ -629,12 +693,12 @@ def binary_cross_entropy_with_logits(
     e.g. one per class) scales the positive term.
     """
     fn = "binary_cross_entropy_with_logits"
-    x = _float_input(input, fn)
+    x = _float_input(input, fn, like=target)
     _check_reduction(reduction, fn)
     y = _same_shape(x, target, fn)
     pw = None
     if pos_weight is not None:
-        pw = _tensor(pos_weight, fn, "pos_weight")
+        pw = _tensor(pos_weight, fn, "pos_weight", like=x)
         try:
             np.broadcast_shapes(pw.shape, x.shape)
         except ValueError:
