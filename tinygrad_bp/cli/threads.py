@@ -3,10 +3,12 @@ threadpoolctl for the duration of the command, and reported in one line.
 
 OpenBLAS starts one busy-waiting thread per core by default. The CLI's networks multiply
 small matrices (a 64 x 784 batch by a 784 x 100 weight is 5M multiply-adds), where a second
-thread saves little and, on a machine whose cores are busy with anything else, costs a lot:
-one 784-100-10 Fashion-MNIST epoch took 0.38-0.45 s with one thread and 0.42-34 s with two
-on a shared 2-core machine. Only matmuls of ``PARALLEL_MIN_MACS`` multiply-adds and more
-(784-1024-10 at batch 256: 1.25 s with two threads against 1.98 s with one) get every core.
+thread saves little and, when the cores are busy with anything else, costs a lot: on a
+shared 2-core machine one 784-100-10 Fashion-MNIST epoch took 0.34-0.76 s (median 0.35 s)
+with one thread and 0.40-10.5 s (median 3.9 s) with two. Only matmuls of
+``PARALLEL_MIN_MACS`` multiply-adds and more get every core (784-1024-10 at batch 256, 205M:
+1.25 s with two threads against 1.98 s with one on an idle machine; on a busy one two threads
+ranged from 1.2 to 8.5 s, so ``--threads 1`` stays the safe choice there).
 """
 
 from __future__ import annotations
@@ -86,7 +88,7 @@ def blas_threads(requested: int | None, macs: int) -> Iterator[BlasThreads]:
         n = auto_threads(macs, cores)
         size = "small" if n == 1 else "large"
         why = (
-            f"{lib}, chosen for {size} matmuls ({macs / 1e6:.1f}M multiply-adds) on "
+            f"{lib}, chosen for {size} matmuls ({macs:,} multiply-adds) on "
             f"{cores} core{'s' if cores > 1 else ''}; --threads N to change"
         )
     with threadpool_limits(limits=n, user_api="blas"):

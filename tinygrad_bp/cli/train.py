@@ -187,12 +187,12 @@ def _train(args: argparse.Namespace, hp: dict[str, Any], ds: data.Dataset, sizes
         )
     except ValueError as e:  # negative lr, momentum or weight decay
         raise CLIError(f"train: {e}") from None
+    hp["optimizer_settings"] = {k: v for k, v in opt.param_groups[0].items() if k != "params"}
     sched: Any = None
     if args.schedule == "cosine":
         sched = optim.lr_scheduler.CosineAnnealingLR(opt, T_max=epochs)
     elif args.schedule == "step":
         sched = optim.lr_scheduler.StepLR(opt, step_size=max(1, epochs // 3), gamma=0.1)
-    hp["optimizer_settings"] = {k: v for k, v in opt.param_groups[0].items() if k != "params"}
     hp["schedule_settings"] = (
         {} if sched is None else {k: v for k, v in sched.state_dict().items() if k[0] != "_"}
     )
