@@ -213,6 +213,10 @@ def test_train_applies_and_reports_blas_threads(
         monkeypatch.delenv(var, raising=False)
     for k, v in env.items():
         monkeypatch.setenv(k, v)
+    from threadpoolctl import threadpool_limits
+
+    # start from the other count, so a CLI that changed nothing would be caught
+    start = threadpool_limits(limits=1 if expected == 2 else 2, user_api="blas")
     before = _blas_threads_now()
     during = []
     real = cli_train.evaluate_model
@@ -220,12 +224,17 @@ def test_train_applies_and_reports_blas_threads(
         cli_train, "evaluate_model", lambda *a: during.append(_blas_threads_now()) or real(*a)
     )
     out = tmp_path / "r"
-    assert cli.main(["train", "--epochs", "1", "--hidden", "4", *argv, "--out", str(out)]) == 0
+    try:
+        status = cli.main(["train", "--epochs", "1", "--hidden", "4", *argv, "--out", str(out)])
+        after = _blas_threads_now()
+    finally:
+        start.restore_original_limits()
+    assert status == 0
     line = capsys.readouterr().out.splitlines()[0]
     assert line.startswith("BLAS threads: ") and reason in line
     want = before if expected is None else [expected] * len(before)
     assert during and all(d == want for d in during)
-    assert _blas_threads_now() == before  # restored afterwards
+    assert after == before  # restored afterwards
     m = json.loads((out / "metrics.json").read_text())
     assert m["hyperparameters"]["blas_threads"] == want[0]
 
