@@ -27,10 +27,12 @@ COMMANDS = ("train", "evaluate", "graph")
 
 
 def _fail(argv, capsys):
-    """Run the CLI expecting a failure; return its one stderr line."""
+    """Run the CLI expecting a failure; return its one stderr line (nothing on stdout)."""
     capsys.readouterr()
     assert cli.main(argv) == 1
-    err = capsys.readouterr().err.strip().splitlines()
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    err = captured.err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("error: "), err
     return err[0]
 

@@ -9,6 +9,7 @@ With no options it fits the article's 64-100-10 sigmoid/softmax network with SGD
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import time
 from collections.abc import Iterable, Sequence
@@ -166,21 +167,19 @@ def _resolve(args: argparse.Namespace) -> dict[str, Any]:
 def train(args: argparse.Namespace) -> int:
     """The ``train`` subcommand."""
     hp = _resolve(args)
-    say = (lambda m: None) if args.quiet else print
     ds = load_dataset(args.dataset, args.data_dir)
-    sizes = [ds.num_features, *args.hidden, ds.num_classes]
-    with blas_threads(args.threads, largest_matmul(sizes, hp["batch_size"])) as threads:
-        say(threads.describe())
-        hp["blas_threads"] = threads.threads
-        return _train(args, hp, ds, sizes)
+    with contextlib.ExitStack() as stack:  # holds the BLAS thread limit until the end
+        return _train(args, hp, ds, stack)
 
 
-def _train(args: argparse.Namespace, hp: dict[str, Any], ds: data.Dataset, sizes: list[int]) -> int:
+def _train(
+    args: argparse.Namespace, hp: dict[str, Any], ds: data.Dataset, stack: contextlib.ExitStack
+) -> int:
     say = (lambda m: None) if args.quiet else print
     epochs, batch, smoothing, lr = hp["epochs"], hp["batch_size"], hp["label_smoothing"], hp["lr"]
     out = Path(hp["out"])
     t_start = time.perf_counter()
-    model = nn.MLP(sizes, args.activation, rng=args.seed)
+    model = nn.MLP([ds.num_features, *args.hidden, ds.num_classes], args.activation, rng=args.seed)
     try:
         opt = make_optimizer(
             args.optimizer, model.parameters(), lr, args.weight_decay, hp["momentum"] or 0.0
@@ -201,7 +200,8 @@ def _train(args: argparse.Namespace, hp: dict[str, Any], ds: data.Dataset, sizes
     start = 0
     if args.resume:
         path = checkpoint_path(args.resume, "train --resume")
-        meta = serialization.load(path).get("meta", {})
+        blob = serialization.load(path)
+        meta = (blob.get("meta") if isinstance(blob, dict) else None) or {}
         if meta.get("architecture") != model.architecture:
             raise CLIError(
                 f"train: --resume checkpoint is {meta.get('architecture')}, "
@@ -210,6 +210,12 @@ def _train(args: argparse.Namespace, hp: dict[str, Any], ds: data.Dataset, sizes
         serialization.load_checkpoint(path, model, opt, sched)
         start, history = int(meta["epoch"]), list(meta.get("history", []))
     out.mkdir(parents=True, exist_ok=True)
+    # set up without errors: now limit the BLAS threads for the training loop and say so
+    threads = stack.enter_context(
+        blas_threads(args.threads, largest_matmul(model.sizes, hp["batch_size"]))
+    )
+    hp["blas_threads"] = threads.threads
+    say(threads.describe())
     loader = data.DataLoader(ds.x_train, ds.y_train, batch_size=batch, shuffle=True, seed=args.seed)
     probe = np.random.default_rng([args.seed, 1]).permutation(len(ds.y_train))[:PROBE]
     say(
