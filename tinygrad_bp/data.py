@@ -249,7 +249,12 @@ def load_mnist(
 
 # --------------------------------------------------------------------------- downloads
 class DownloadError(OSError):
-    """No mirror delivered a file with the expected checksum."""
+    """No mirror delivered a file with the expected checksum; ``errors`` lists what went
+    wrong with each URL (one line each)."""
+
+    def __init__(self, message: str, errors: Sequence[str] = ()) -> None:
+        super().__init__(message)
+        self.errors = list(errors)
 
 
 def sha256_file(path: str | os.PathLike[str]) -> str:
@@ -308,7 +313,8 @@ def download(
             with contextlib.suppress(FileNotFoundError):
                 tmp.unlink()
     raise DownloadError(
-        f"download: could not fetch {dest.name} with sha256 {sha256}:\n  " + "\n  ".join(errors)
+        f"download: could not fetch {dest.name} with sha256 {sha256}:\n  " + "\n  ".join(errors),
+        errors,
     )
 
 
