@@ -130,7 +130,7 @@ def _check_op(
         i for i, (p, a) in enumerate(zip(I.parents(n), args))
         if p is not None and isinstance(a, np.ndarray) and a.dtype.kind == "f"
     ]  # fmt: skip
-    xs = [np.array(a, dtype=np.float64) if i in wrt else a for i, a in enumerate(args)]
+    xs = [np.array(a, dtype=np.float64, order="C") if i in wrt else a for i, a in enumerate(args)]
     ts = [Tensor(x, requires_grad=True) if i in wrt else x for i, x in enumerate(xs)]
     shapes = tuple(np.shape(a) if i in wrt else None for i, a in enumerate(args))
     try:
@@ -151,7 +151,11 @@ def _check_op(
             return float(np.sum(np.asarray(fn.apply(*ts, **kw).data) * v))
 
     for i in wrt:
-        x = xs[i].reshape(-1)  # a view (ts[i] holds xs[i]): perturbing it perturbs ts[i]
+        t = ts[i]
+        assert isinstance(t, Tensor)
+        x = np.asarray(t.data).reshape(-1)  # a view: perturbing it perturbs the input
+        if not np.shares_memory(x, t.data):
+            raise RuntimeError("find_bad_gradient: the input copy is not contiguous")
         gi = np.zeros(x.size) if ana[i] is None else np.asarray(ana[i], np.float64).reshape(-1)
         picks = np.arange(x.size) if x.size <= max_elements else rng.choice(
             x.size, max_elements, replace=False)  # fmt: skip
