@@ -3,6 +3,7 @@ random graphs are named every time, with the line that created them; correct gra
 
 from __future__ import annotations
 
+import itertools
 from typing import Any
 
 import numpy as np
@@ -52,7 +53,7 @@ class GoodSquare(Square):
 
 
 def mlp(rng: np.random.Generator, sizes: list[int]) -> list[tg.nn.Linear]:
-    layers = [tg.nn.Linear(a, b) for a, b in zip(sizes, sizes[1:])]
+    layers = [tg.nn.Linear(a, b) for a, b in itertools.pairwise(sizes)]
     for lay in layers:
         lay.weight.data = rng.standard_normal(lay.weight.shape) * 0.5
         lay.bias.data = rng.standard_normal(lay.bias.shape) * 0.1
