@@ -130,5 +130,6 @@ def test_find_bad_gradient_names_a_planted_op_in_random_graphs(g: Any, data: Any
 
     bad = find_bad_gradient(f, g.inputs)
     assert bad is not None and bad.op == "Square", str(bad)
-    assert bad.where is not None and "Square.apply" in bad.where
+    # the line of f that made it (Python's line table may name the loop's `if` line instead)
+    assert bad.where is not None and "test_bisect.py" in bad.where and ", in f\n" in bad.where
     assert find_bad_gradient(g, g.inputs) is None  # the same graph, nothing planted
