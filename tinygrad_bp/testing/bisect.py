@@ -47,7 +47,7 @@ class BadGradient:
     def __str__(self) -> str:
         shapes = ", ".join("const" if s is None else str(s) for s in self.input_shapes)
         err = abs(self.numerical - self.analytical)
-        rel = err / max(abs(self.numerical), 1e-300)
+        rel = err / max(abs(self.numerical), abs(self.analytical), 1e-300)
         el = self.element if isinstance(self.element, str) else f"element {self.element}"
         lines = [
             f"find_bad_gradient: op {self.position} of {self.n_ops}, {self.op}, has a wrong "
@@ -55,7 +55,8 @@ class BadGradient:
             "differences)",
             f"  inputs ({shapes}) -> output {self.output_shape}",
             f"  gradient of input {self.input}, worst at {el}: numerical {self.numerical:.6g}, "
-            f"analytical {self.analytical:.6g} (abs err {err:.3g}, rel err {rel:.3g})",
+            f"analytical {self.analytical:.6g} (abs err {err:.3g}, "
+            f"relative to the larger {rel:.3g})",
             f"  its rule (docstring): {self.rule}",
             "  created at:",
             "    " + (self.where or "(unknown)").replace("\n", "\n    "),
