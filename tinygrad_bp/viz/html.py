@@ -28,6 +28,8 @@ def _full(a: Any) -> str:
     if a is None:
         return "unknown (not kept by the graph, cannot be recomputed)"
     arr = np.asarray(a)
+    if arr.size <= 1:
+        return fmt_array(arr) if arr.size else "empty"
     body = np.array2string(arr, precision=4, threshold=60, edgeitems=3, suppress_small=True)
     return f"{fmt_array(arr)}\n{body}"
 
