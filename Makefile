@@ -35,11 +35,12 @@ $(BENCH_STAMP): $(STAMP)
 sysdeps:
 	@missing=""; \
 	command -v dot >/dev/null 2>&1 || missing="graphviz"; \
+	command -v chromium >/dev/null 2>&1 || missing="$$missing chromium"; \
 	for f in $(FASHION_FILES); do \
 		[ -f "$$f" ] || { missing="$$missing dataset-fashion-mnist"; break; }; \
 	done; \
 	if [ -z "$$missing" ]; then \
-		echo "sysdeps: graphviz (dot) and Fashion-MNIST already installed"; \
+		echo "sysdeps: graphviz (dot), chromium and Fashion-MNIST already installed"; \
 	elif [ "$$(id -u)" = 0 ]; then \
 		echo "sysdeps: installing Debian packages:$${missing# }"; \
 		apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y $$missing; \
@@ -51,6 +52,7 @@ sysdeps:
 
 demo: venv sysdeps
 	$(PY) -m tinygrad_bp train --out runs/demo
+	$(PY) -m tinygrad_bp.viz.demo runs/demo
 
 # One BLAS/OpenMP thread: the tests use small arrays, where threads on a 2-core machine only
 # contend (a 784-100-10 step is ~10x slower with two busy BLAS threads than with one).

@@ -12,6 +12,9 @@ own test suite uses::
     def test_my_op_gradient(x):
         assert_gradients_match(my_op, x)
 
+``find_bad_gradient(fn, inputs)`` names the first op whose backward disagrees with finite
+differences, and the line that created it.
+
 Profiles ``dev`` / ``ci`` / ``thorough`` live in ``tinygrad_bp.testing.profiles``.
 """
 
@@ -30,6 +33,7 @@ from tinygrad_bp.testing.assertions import (
     assert_matches_numpy,
     assert_second_order_match,
 )
+from tinygrad_bp.testing.bisect import BadGradient, find_bad_gradient
 from tinygrad_bp.testing.graphs import GRAPH_OPS, Graph, graphs
 from tinygrad_bp.testing.strategies import (
     DOMAINS,
@@ -46,6 +50,7 @@ from tinygrad_bp.testing.strategies import (
 __all__ = [
     "DOMAINS",
     "GRAPH_OPS",
+    "BadGradient",
     "Domain",
     "Graph",
     "Shape",
@@ -55,6 +60,7 @@ __all__ = [
     "assert_second_order_match",
     "axes",
     "broadcastable_shapes",
+    "find_bad_gradient",
     "graphs",
     "intervals",
     "shapes",

@@ -3,24 +3,29 @@
 One drawn node per Function (op and output merged): the engine keeps exactly one output per
 node and does not keep intermediate tensors, so a separate tensor node would only repeat
 ``node.oshape``. Merging halves the node count (dot's layout time grows faster than linearly)
-and puts the gradient colour on the op that produced the value. Leaves are separate nodes.
+and puts the gradient colour on the op that produced the value. Leaves are separate nodes;
+so are constant inputs that are arrays (the batch, the labels). Labels live in ``viz.nodes``.
 """
 
 from __future__ import annotations
 
 import math
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
-from tinygrad_bp.autograd import toposort
+import numpy as np
+
 from tinygrad_bp.tensor import Tensor
+from tinygrad_bp.viz import internals as I
 from tinygrad_bp.viz import style as S
-from tinygrad_bp.viz import text as T
-from tinygrad_bp.viz.collapse import Run, kwargs_key, make_plan
+from tinygrad_bp.viz.collapse import Run, make_plan
 from tinygrad_bp.viz.modules import Modules
+from tinygrad_bp.viz.nodes import CURRENT, NodesMixin, is_input
+from tinygrad_bp.viz.parts import FUSED, expand
 from tinygrad_bp.viz.render import digraph_class, import_graphviz
 from tinygrad_bp.viz.stats import GradStats, captured, named_tensors, summarize
+from tinygrad_bp.viz.values import name_map, named_tensors_of, node_values
 
 __all__ = ["draw_graph"]
 
@@ -31,9 +36,13 @@ def draw_graph(
     root: Tensor | Sequence[Tensor],
     *,
     params: Any = None,
+    names: Mapping[str, Any] | None = None,
     show_grads: bool = True,
     show_values: bool = False,
     show_saved: bool = False,
+    fused: bool = True,
+    trace: Any = None,
+    step: int | None = None,
     rankdir: str = "LR",
     max_nodes: int = 500,
     collapse: bool = True,
@@ -45,10 +54,19 @@ def draw_graph(
         root: the output(s); a leaf draws as a single node.
         params: a Module (``named_parameters()``/``named_modules()``) or ``{name: Tensor}``:
             labels parameters by dotted name and groups ops into one cluster per module.
-        show_grads: show gradient norm and mean |g|, and colour nodes by mean |g| (log
-            scale, NaN/Inf red). Leaves use ``.grad``; ops need ``capture_grads`` first.
-        show_values: show values (leaves always; ops when the graph still holds them).
+        names: ``locals()`` or ``{name: Tensor or array}``: labels tensors, intermediate
+            results and inputs (the batch, the labels) by the user's variable names.
+        show_grads: show gradients and colour nodes by mean |g| (log scale, NaN/Inf red,
+            exact zero grey). Leaves use ``.grad``; ops need ``capture_grads`` or ``trace``.
+        show_values: show every node's value (what the graph kept, the rest recomputed).
         show_saved: list what each op saved for backward (or that it was released).
+        fused: False draws fused ops as their equations: ``Affine`` as MatMul + Add, the
+            fused cross-entropy as LogSoftmax -> NLL -> Mean.
+        trace: True (or a ``trace_backward`` result) to show every node's full gradient
+            from a side walk of the chain rule; needs the saved values (draw before
+            ``backward()`` or after ``backward(retain_graph=True)``). No ``.grad`` changes.
+        step: with ``trace``, draw that step's frame (1-based): its node highlighted, the
+            gradients known by then.
         rankdir: "LR" (data flows left to right), "TB", "RL" or "BT".
         max_nodes: draw at most this many nodes; the rest is summarised in one node.
         collapse: fold long runs of a repeated op pattern into one summary node.
@@ -71,17 +89,31 @@ def draw_graph(
         raise ValueError(
             f"draw_graph: grad_range must be (low, high), 0 < low < high, got {grad_range}"
         )
-    drawing = _Drawing(roots, params, show_grads, show_values, show_saved, rankdir)
+    if trace is True:
+        from tinygrad_bp.viz.trace import trace_backward
+
+        trace = trace_backward(roots, names=names, params=params)
+    if step is not None and (trace is None or not 0 <= step <= len(trace.steps)):
+        n = "no trace" if trace is None else f"{len(trace.steps)} steps"
+        raise ValueError(f"draw_graph: step must be in 0..steps of a trace, got {step} ({n})")
+    if step is not None and grad_range is None:  # frames of one trace share one colour scale
+        ms = [m for g in trace.grads.values() if (m := summarize(g).mean_abs) > 0 and m < math.inf]
+        grad_range = (min(ms), max(ms) * 1.0001) if ms else None
+    drawing = _Drawing(roots, params, names, show_grads, show_values, show_saved, rankdir)
+    drawing.fused = fused
+    if trace is not None:
+        drawing.use_trace(trace, step)
     return drawing.build(max_nodes, collapse, grad_range)
 
 
-class _Drawing:
+class _Drawing(NodesMixin):
     """One drawing: the graph walked once, names, values, grads and modules looked up."""
 
     def __init__(
         self,
         roots: list[Tensor],
         params: Any,
+        names: Mapping[str, Any] | None,
         show_grads: bool,
         show_values: bool,
         show_saved: bool,
@@ -89,50 +121,53 @@ class _Drawing:
     ) -> None:
         self.roots, self.rankdir = roots, rankdir
         self.show_grads, self.show_values, self.show_saved = show_grads, show_values, show_saved
-        self.keys = keys = [t if t._ctx is None else t._ctx for t in roots]
+        self.keys = keys = [I.key_of(t) for t in roots]
         self.root_ids = {id(k) for k in keys}
-        self.order = toposort(keys)
+        self.order = I.graph_order(keys)
         self.consumers: Counter[int] = Counter(
-            id(p)
-            for n in self.order
-            if not isinstance(n, Tensor)
-            for p in n.parents
-            if p is not None
+            id(p) for n in self.order for p in I.parents(n) if p is not None
         )
         self.names = {id(t): n for n, t in named_tensors(params)}
         self.params = set(self.names)
-        self.value: dict[int, Any] = {}
+        self.arr_names = name_map(names)
+        for k, v in self.arr_names.items():
+            self.names.setdefault(k, v)
         for n in self.order:
-            if isinstance(n, Tensor):
-                if n.name and id(n) not in self.names:
-                    self.names[id(n)] = n.name
-                continue
-            rt = n.retained() if n.retained is not None else None
-            if rt is not None and rt.name:
-                self.names.setdefault(id(n), rt.name)
-            if show_values:
-                if rt is not None:
-                    self.value[id(n)] = rt.data
-                if n.out is not None:
-                    self.value.setdefault(id(n), n.out)
-                for p, a in zip(n.parents, n.inputs or ()):
-                    if p is not None and a is not None and not isinstance(p, Tensor):
-                        self.value.setdefault(id(p), a)
+            nm = n.name if I.is_leaf(n) else I.retained_name(n)
+            if nm:
+                self.names.setdefault(id(n), nm)
         for t, k in zip(roots, keys):
             if t.name:
                 self.names.setdefault(id(k), t.name)
-            self.value[id(k)] = t.data
-        scopes = {id(n.scope): n.scope for n in self.order if not isinstance(n, Tensor)}
+        self.args = {id(n): I.saved_args(n) for n in self.order if not I.is_leaf(n)}
+        self.value: dict[int, Any] = {}
+        if show_values:
+            self.value = node_values(self.order, roots, named_tensors_of(names))
+        self.fused, self.current = True, None
+        self.garr: dict[int, np.ndarray] = {}
+        scopes = {id(n.scope): n.scope for n in self.order if not I.is_leaf(n)}
         scopes.pop(id(None), None)
         self.mods = Modules(params, list(scopes.values()))
         self.stats: dict[int, GradStats] = {}
         if show_grads:
             self._collect_grads(keys)
 
+    def use_trace(self, trace: Any, step: int | None) -> None:
+        """Take values and full gradients from a ``trace_backward`` result."""
+        for k, v in trace.values.items():
+            self.value.setdefault(k, v)
+        self.args.update(trace.args)
+        for k, v in trace.names.items():
+            self.names.setdefault(k, v)
+        self.garr = dict(trace.grads) if step is None else trace.done_after(step)
+        if step:
+            self.current = id(trace.steps[step - 1].node)
+        if self.show_grads:
+            self.stats = {k: summarize(g) for k, g in self.garr.items()}
+
     def _collect_grads(self, keys: list[Any]) -> None:
         for n in self.order:
-            st = None
-            if isinstance(n, Tensor):
+            if I.is_leaf(n):
                 st = summarize(n.grad) if n.grad is not None else captured(n)
             else:
                 rt = n.retained() if n.retained is not None else None
@@ -167,13 +202,15 @@ class _Drawing:
         self.scale = S.GradScale([st.mean_abs for st in shown if st.finite], grad_range)
         self.colour = bool(shown)
         clusters: dict[int | None, list[tuple[str, dict[str, str]]]] = {}
+        self.edges: list[tuple[str, str, int | None, bool]] = []  # src, dst, arg position, hot
         for name, item in zip([f"n{i}" for i in range(len(drawn))], drawn):
             if isinstance(item, Run):
                 attrs, where = self._run_node(item)
             elif isinstance(item, Tensor):
                 attrs, where = self._leaf_node(item)
             else:
-                attrs, where = self._op_node(item)
+                self._op_nodes(name, item, clusters)
+                continue
             clusters.setdefault(where, []).append((name, attrs))
         self._emit_clusters(g, clusters)
         more = cut_ops + cut_leaves
@@ -193,7 +230,7 @@ class _Drawing:
             with g.subgraph(name="cluster_legend") as c:
                 c.attr(label="", style="rounded", color="#d0d5dd", margin="6")
                 c.node("legend", self.scale.legend(), shape="plaintext", margin="0")
-        n_ops = sum(1 for n in self.order if not isinstance(n, Tensor))
+        n_ops = sum(1 for n in self.order if not I.is_leaf(n))
         summary = f"{n_ops:,} ops · {len(self.order) - n_ops:,} leaves"
         if runs:
             summary += f" · {len(runs)} repeated run{'s' if len(runs) > 1 else ''} collapsed"
@@ -202,125 +239,60 @@ class _Drawing:
         if (
             self.show_grads
             and self.stats
-            and not any(id(n) in self.stats for n in self.order if not isinstance(n, Tensor))
+            and not any(id(n) in self.stats for n in self.order if not I.is_leaf(n))
         ):
             summary += " · ops uncoloured: call viz.capture_grads(root) before backward()"
         g.attr(label=summary, labelloc="t", labeljust="l", fontsize="10", fontcolor=S.MUTED)
         return g
 
-    # ------------------------------------------------------------------ nodes
-    def _fill(self, st: GradStats | None, default: str) -> tuple[str, str]:
-        if not (self.show_grads and self.colour):
-            return default, S.INK
-        c = self.scale.colour(st)
-        return c if c is not None else (S.NO_GRAD_FILL, S.INK)
-
-    def _leaf_node(self, t: Tensor) -> tuple[dict[str, str], int | None]:
-        k = id(t)
-        name = self.names.get(k) or f"tensor #{k & 0xFFFF:04x}"
-        is_param = k in self.params
-        default = S.PARAM_FILL if is_param else S.LEAF_FILL if t.requires_grad else S.DATA_FILL
-        st = self.stats.get(k)
-        fill, ink = self._fill(st, default)
-        rows = [f"{T.fmt_shape(t.shape)} {t.dtype}"]
-        if self.show_values:
-            rows.append("value " + S.esc(T.fmt_value(t.data)))
-        if self.show_grads and st is not None:
-            rows.append(S.esc(T.fmt_grad(st)))
-        style = "filled" if t.requires_grad else "filled,dashed"
-        attrs = {
-            "label": S.table(f"<B>{S.esc(name)}</B>", rows, ink),
-            "shape": "box",
-            "style": style,
-            "fillcolor": fill,
-            "color": S.INK,
-            "penwidth": "1.6" if is_param else "1",
-            "tooltip": f"{name} {T.fmt_shape(t.shape)} {t.dtype}",
-            "class": "leaf param" if is_param else "leaf",
-        }
-        self._mark_root(attrs, k)
-        where = None
-        if is_param:
-            where = self.mods.by_name.get(self.names[k].rpartition(".")[0])
-        return attrs, where
-
-    def _op_node(self, n: Any) -> tuple[dict[str, str], int | None]:
-        k = id(n)
-        st = self.stats.get(k)
-        fill, ink = self._fill(st, S.OP_FILL)
-        head = T.op_header(n)
-        if k in self.names:
-            head = f"<B>{S.esc(self.names[k])}</B> = {head}"
-        rows = [f"{T.fmt_shape(n.oshape)} {T.fmt_dtype(n.odtype)}"]
-        if self.show_values and k in self.value:
-            rows.append("value " + S.esc(T.fmt_value(self.value[k])))
-        if self.show_grads and st is not None:
-            rows.append(S.esc(T.fmt_grad(st)))
-        if self.show_saved:
-            rows.append(S.esc(T.saved_text(n)))
-        op = type(n).__name__
-        where = id(n.scope) if n.scope is not None and id(n.scope) in self.mods.obj else None
-        tip = f"{op} {kwargs_key(n.kwargs)} -> {T.fmt_shape(n.oshape)} {T.fmt_dtype(n.odtype)}"
-        if where is not None:
-            tip += f" in {self.mods.label(where)}"
-        attrs = {
-            "label": S.table(head, rows, ink),
-            "shape": "box",
-            "style": "rounded,filled",
-            "fillcolor": fill,
-            "color": "#7b8794",
-            "tooltip": tip,
-            "class": f"op {op}",
-        }
-        self._mark_root(attrs, k)
-        return attrs, where
-
-    def _run_node(self, r: Run) -> tuple[dict[str, str], int | None]:
-        first, last = r.members[0], r.members[-1]
-        ops = [type(n).__name__ for n in r.members[: r.period]]
-        if r.period == 1:
-            kw = T.kwargs_text(first.kwargs)
-            pattern = ops[0] + (f" {kw}" if kw else "")
-        else:
-            pattern = "(" + " → ".join(ops) + ")"
-        head = f"<B>{S.esc(pattern)} {S.TIMES} {r.reps:,}</B>"
-        rows = [f"→ {T.fmt_shape(last.oshape)} {T.fmt_dtype(last.odtype)}"]
-        if r.hidden:
-            rows.append(f"{len(r.hidden):,} leaves inside")
-        ks = [id(n.scope) if id(n.scope) in self.mods.obj else None for n in r.members]
-        where = self.mods.common(ks)
-        names = [self.mods.name[k] for k in dict.fromkeys(ks) if k is not None and k != where]
-        if names:
-            rows.insert(0, S.esc(f"{names[0]} … {names[-1]}" if len(names) > 1 else names[0]))
-        a, b = self.stats.get(id(first)), self.stats.get(id(last))
-        bad = [s for n in r.members if (s := self.stats.get(id(n))) is not None and not s.finite]
-        fill, ink = self._fill(bad[0] if bad else a or b, S.OP_FILL)
-        if self.show_grads and a is not None and b is not None and not bad:
-            rows.append(f"mean|g| {T.fmt(a.mean_abs)} … {T.fmt(b.mean_abs)}")
-            fb = self._fill(b, S.OP_FILL)[0]
-            if self.colour:
-                fill = f"{fill}:{fb}"
-        elif bad:
-            rows.append(S.esc(T.fmt_grad(bad[0])))
-        attrs = {
-            "label": S.table(head, rows, ink),
-            "shape": "box",
-            "style": "rounded,filled,dashed",
-            "fillcolor": fill,
-            "gradientangle": "0" if self.rankdir in ("LR", "RL") else "270",
-            "color": S.INK,
-            "penwidth": "1.4",
-            "tooltip": f"{len(r.members):,} ops collapsed: {pattern} {S.TIMES} {r.reps:,}",
-            "class": "run",
-        }
-        if self.rankdir in ("RL", "BT"):
-            attrs["gradientangle"] = "180" if self.rankdir == "RL" else "90"
-        return attrs, where
-
-    def _mark_root(self, attrs: dict[str, str], k: int) -> None:
-        if k in self.root_ids:
-            attrs["peripheries"] = "2"
-            attrs["class"] += " root"
+    def _op_nodes(self, name: str, n: Any, clusters: dict[int | None, Any]) -> None:
+        """An op's node (or its pieces, ``fused=False``), its drawn inputs and its edges."""
+        args = self.args.get(id(n)) or [I.UNKNOWN] * len(I.parents(n))
+        drawn = [
+            i
+            for i, (p, a) in enumerate(zip(I.parents(n), args))
+            if p is None
+            and a is not I.UNKNOWN
+            and a is not None
+            and is_input(
+                a, id(a) in self.arr_names or id(getattr(a, "target", None)) in self.arr_names
+            )
+        ]
+        sources: dict[int, str] = {}
+        for i in drawn:
+            a = args[i]
+            nm = self.arr_names.get(id(a)) or self.arr_names.get(id(getattr(a, "target", None)))
+            key = f"{name}i{i}"
+            clusters.setdefault(None, []).append((key, self._input_node(a, nm)))
+            sources[i] = key
+        hot = id(n) == self.current
+        parts = None
+        if not self.fused and I.op_name(n) in FUSED:
+            vals = [
+                self.value.get(id(p)) if p is not None else a for p, a in zip(I.parents(n), args)
+            ]
+            parts = expand(n, vals, self.value.get(id(n)), self.garr.get(id(n)))
+        attrs, where = self._op_node(n, args, drawn)
+        if not parts:
+            clusters.setdefault(where, []).append((name, attrs))
+            for i, p in enumerate(I.parents(n)):
+                src = sources.get(i) or (self.unit.get(id(p), "more") if p is not None else None)
+                if src is not None:
+                    self.edges.append((src, name, i, hot))
+            return
+        keys = [f"{name}p{j}" for j in range(len(parts) - 1)] + [name]
+        for j, (key, part) in enumerate(zip(keys, parts)):
+            clusters.setdefault(where, []).append(
+                (key, self._part_node(n, part, j == len(parts) - 1))
+            )
+            for kind, i in part.args:
+                if kind == "part":
+                    self.edges.append((keys[i], key, None, hot))
+                    continue
+                p = I.parents(n)[i]
+                src = sources.get(i) or (self.unit.get(id(p), "more") if p is not None else None)
+                if src is not None:
+                    self.edges.append((src, key, i if len(part.args) > 1 else None, hot))
 
     # ------------------------------------------------------------------ emit
     def _emit_clusters(
@@ -357,30 +329,37 @@ class _Drawing:
 
     def _emit_edges(self, g: Any, drawn: list[Any]) -> None:
         seen_more: set[str] = set()
-        for item in drawn:
-            if isinstance(item, Tensor):
+        ops = {self.unit[id(n)]: n for n in drawn if not isinstance(n, (Tensor, Run))}
+        for src, dst, i, hot in self.edges:
+            if src == "more":
+                if dst in seen_more:
+                    continue
+                seen_more.add(dst)
+                g.edge("more", dst, style="dashed")
                 continue
-            n = item.members[0] if isinstance(item, Run) else item
-            dst = self.unit[id(item.members[-1] if isinstance(item, Run) else item)]
-            ordered = type(n).__name__ not in COMMUTATIVE
-            ordered = ordered and sum(p is not None for p in n.parents) > 1
-            for i, p in enumerate(n.parents):
+            attrs: dict[str, str] = {}
+            n = ops.get(dst)
+            ordered = n is None or (
+                type(n).__name__ not in COMMUTATIVE and sum(p is not None for p in n.parents) > 1
+            )
+            if i is not None and ordered:
+                attrs.update(
+                    headlabel=str(i), labeldistance="1.8", labelfontsize="8", labelfontcolor=S.MUTED
+                )
+            if hot:
+                attrs.update(color=CURRENT, penwidth="2.5", dir="back")
+            g.edge(src, dst, **attrs)
+        for item in drawn:  # collapsed runs: their first member's inputs
+            if not isinstance(item, Run):
+                continue
+            n, dst = item.members[0], self.unit[id(item.members[-1])]
+            for p in n.parents:
                 if p is None:
                     continue
-                src = self.unit.get(id(p))
-                if src is None:
-                    if dst in seen_more:
-                        continue
-                    seen_more.add(dst)
-                    g.edge("more", dst, style="dashed")
-                elif ordered:
-                    g.edge(
-                        src,
-                        dst,
-                        headlabel=str(i),
-                        labeldistance="1.8",
-                        labelfontsize="8",
-                        labelfontcolor=S.MUTED,
-                    )
-                else:
-                    g.edge(src, dst)
+                s = self.unit.get(id(p))
+                if s is None:
+                    if dst not in seen_more:
+                        seen_more.add(dst)
+                        g.edge("more", dst, style="dashed")
+                elif s != dst:
+                    g.edge(s, dst)

@@ -16,6 +16,7 @@ MUTED = "#52606d"
 TIMES = "\u00d7"  # the multiplication sign, as in "Tanh x 999"
 NAN_FILL = "#d62728"  # NaN / Inf gradients: the only red in the picture
 NO_GRAD_FILL = "#ffffff"
+ZERO_FILL = "#c4c9cf"  # an exactly zero gradient (dead ReLU, unused output): not the 1e-lo colour
 OP_FILL = "#f1f3f5"  # before backward: light grey ops, light blue parameters
 PARAM_FILL = "#dbeafe"
 LEAF_FILL = "#e6f4ea"
@@ -83,6 +84,8 @@ class GradScale:
             return None
         if not st.finite:
             return NAN_FILL, "#ffffff"
+        if st.max_abs == 0:
+            return ZERO_FILL, INK
         v = st.mean_abs
         x = 0.0 if v <= 0 else (math.log10(v) - self.lo) / (self.hi - self.lo)
         rgb = _viridis(x)
@@ -106,10 +109,16 @@ class GradScale:
             "<TR>" + "".join(labels) + "</TR>",
             f'<TR><TD BGCOLOR="{NAN_FILL}" HEIGHT="12"></TD>'
             f'<TD COLSPAN="{max(n - 1, 1)}" ALIGN="LEFT">{small}NaN / Inf</FONT></TD></TR>',
+            f'<TR><TD BGCOLOR="{ZERO_FILL}" HEIGHT="12"></TD>'
+            f'<TD COLSPAN="{max(n - 1, 1)}" ALIGN="LEFT">{small}exactly 0</FONT></TD></TR>',
             f'<TR><TD BGCOLOR="{NO_GRAD_FILL}" BORDER="1" HEIGHT="12"></TD>'
             f'<TD COLSPAN="{max(n - 1, 1)}" ALIGN="LEFT">{small}no grad recorded</FONT></TD></TR>',
             f'<TR><TD COLSPAN="{n}" ALIGN="LEFT">{small}square: leaf · rounded: op · '
-            "double border: output</FONT></TD></TR>",
+            "double border: output · dashed: constant input</FONT></TD></TR>",
+            f'<TR><TD COLSPAN="{n}" ALIGN="LEFT">{small}• in Op(•, 2): a graph input · '
+            "const: a constant the op did not keep</FONT></TD></TR>",
+            f'<TR><TD COLSPAN="{n}" ALIGN="LEFT">{small}numbers at arrow heads: argument '
+            "position (x=0, y=1)</FONT></TD></TR>",
         ]
         return (
             '<<TABLE BORDER="0" CELLBORDER="0" CELLSPACING="1" CELLPADDING="1">'

@@ -156,20 +156,47 @@ def fmt_const(a: Any) -> str:
     return type(a).__name__
 
 
-def op_header(n: Any) -> str:
+def op_header(n: Any, args: Sequence[Any] | None = None, drawn: Sequence[int] = ()) -> str:
     """An op node's first line (HTML-like markup): ``Sum axis=(1,)``, constants in place:
-    ``Sub(1, •)`` (• marks graph inputs; ``const`` once backward released the value)."""
+    ``Sub(1, •)`` (• marks graph inputs and inputs drawn as their own node; ``const`` once
+    backward released the value). ``args``: the node's arguments as far as known."""
     head = f"<B>{esc(type(n).__name__)}</B>"
     if any(p is None for p in n.parents):
-        args = []
+        parts = []
         for i, p in enumerate(n.parents):
-            if p is not None:
-                args.append("•")
+            if p is not None or i in drawn:
+                parts.append("•")
                 continue
-            a = n.inputs[i] if n.inputs is not None and i < len(n.inputs) else None
-            args.append(fmt_const(a))
-        head += esc("(" + ", ".join(args) + ")")
+            a = args[i] if args is not None and i < len(args) else None
+            if a is None and args is None and n.inputs is not None and i < len(n.inputs):
+                a = n.inputs[i]
+            parts.append(fmt_const(a))
+        head += esc("(" + ", ".join(parts) + ")")
     kw = kwargs_text(n.kwargs)
     if kw:
         head += f' <FONT POINT-SIZE="10">{esc(kw)}</FONT>'
     return head
+
+
+def fmt_array(a: Any, small: int = 6) -> str:
+    """An array for a label or table: a scalar as a number, up to ``small`` elements in
+    brackets, larger ones as shape, mean and norm (NaN/Inf counted)."""
+    arr = np.asarray(a)
+    if arr.dtype.kind not in "biuf":
+        return f"{arr.dtype} {fmt_shape(arr.shape)}"
+    if arr.size == 1:
+        return fmt(float(arr.ravel()[0]))
+    if arr.size <= small:
+        rows = arr.reshape(-1, arr.shape[-1]) if arr.ndim > 1 else arr.reshape(1, -1)
+        inner = ["[" + ", ".join(fmt(float(x)) for x in r) + "]" for r in rows]
+        return inner[0] if arr.ndim <= 1 else "[" + ", ".join(inner) + "]"
+    f = arr.astype(np.float64)
+    ok = np.isfinite(f)
+    bad = int(f.size - np.count_nonzero(ok))
+    fin = f[ok]
+    if fin.size == 0:
+        return f"{fmt_shape(arr.shape)} all NaN/Inf"
+    top = float(np.abs(fin).max())
+    norm = top * float(np.sqrt(np.dot(fin / top, fin / top))) if top > 0 else 0.0
+    s = f"{fmt_shape(arr.shape)} mean {fmt(float(fin.mean()))} ‖·‖ {fmt(norm)}"
+    return s + (f" ({bad} NaN/Inf)" if bad else "")
