@@ -26,11 +26,12 @@ def neuron() -> dict[str, Any]:
     return locals()
 
 
-def small_mlp() -> tuple[Any, np.ndarray, np.ndarray, tg.Tensor]:
+def small_mlp() -> tuple[Any, tg.Tensor, np.ndarray, tg.Tensor]:
     rng = np.random.default_rng(0)
     model = tg.nn.Sequential(tg.nn.Linear(4, 3), tg.nn.ReLU(), tg.nn.Linear(3, 2))
-    xb, yb = rng.standard_normal((5, 4)).astype(np.float32), np.array([0, 1, 1, 0, 1])
-    return model, xb, yb, tg.nn.functional.cross_entropy(model(tg.Tensor(xb)), yb)
+    xb = tg.Tensor(rng.standard_normal((5, 4)).astype(np.float32))  # (a copy of the array)
+    yb = np.array([0, 1, 1, 0, 1])
+    return model, xb, yb, tg.nn.functional.cross_entropy(model(xb), yb)
 
 
 def test_trace_gradients_match_backward_and_leave_grad_alone() -> None:

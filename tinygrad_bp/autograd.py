@@ -554,11 +554,16 @@ def sum_to(g: Any, shape: tuple[int, ...]) -> Any:
     axes = tuple(range(lead)) + tuple(
         lead + i for i, n in enumerate(shape) if n == 1 and g.shape[lead + i] != 1
     )
-    return g.sum(axis=axes, keepdims=True).reshape(shape) if axes else g
+    if not axes:
+        return g
+    if isinstance(g, Tensor):
+        return g.sum(axis=axes, keepdims=True).reshape(shape)
+    return reduce_sum(g, axes, keepdims=True).reshape(shape)  # float32: not naively summed
 
 
 # Tensor and the engine build on what is above; importing them last closes the cycle.
 from tinygrad_bp.tensor import Tensor, _make  # noqa: E402, I001
+from tinygrad_bp.ops import reduce_sum  # noqa: E402
 from tinygrad_bp.engine import (  # noqa: E402
     backward,
     grad,

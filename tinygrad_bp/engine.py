@@ -17,6 +17,7 @@ from tinygrad_bp.autograd import (
     _new,
     _next_seq,
     _state,
+    enable_grad,
     sum_to,
 )
 from tinygrad_bp.ops import Clone
@@ -355,6 +356,10 @@ def run_backward(
                     if key in want:
                         captured[key] = g
                         own = False
+                    if needed is not None and not any(
+                        p is not None and id(p) in needed for p in ctx.parents
+                    ):
+                        continue  # tg.grad: nothing it asked for lies below (PyTorch stops too)
                 elif ctx.retained is not None:
                     rt = ctx.retained()
                     if rt is not None:
@@ -553,8 +558,12 @@ def grad(
                     "pass allow_unused=True to get None for it"
                 )
             result.append(None)
-        elif isinstance(g, Tensor):
-            result.append(g)
+        elif isinstance(g, Tensor):  # its own memory: results never alias each other
+            if g.requires_grad:
+                with enable_grad():
+                    result.append(Clone._apply1(g))
+            else:
+                result.append(_make(g.data.copy(), False))
         else:
             result.append(_make(np.array(g, dtype=t.data.dtype), False))
     return tuple(result)
