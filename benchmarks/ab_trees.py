@@ -4,6 +4,7 @@ machine's drift.
 
     python benchmarks/ab_trees.py --base HEAD~2 --rounds 15
     python benchmarks/ab_trees.py --base main --rounds 15 --what reductions
+    python benchmarks/ab_trees.py --base main --rounds 9 --what chain   # or epoch
 
 Each round starts one worker process per tree (the order alternates every round). A worker
 imports tinygrad_bp from its tree and times either the 784-100-10 training step (``step``:
@@ -83,6 +84,39 @@ def _step_worker(batches: list[int]) -> dict[str, float]:
     return res
 
 
+def _chain_worker() -> dict[str, float]:
+    """The ``overhead`` workload's 1,000-op chain (forward + backward), us per op."""
+    import numpy as np
+
+    from benchmarks.impls import numpy_hand, tinygrad_bp
+
+    res = {}
+    for size in (1, 100, 10_000):
+        x0 = np.random.default_rng(size).standard_normal(size).astype(np.float32)
+        t_tg, t_np = _timeit(
+            lambda x0=x0: tinygrad_bp.chain(x0, 1000), lambda x0=x0: numpy_hand.chain(x0, 1000)
+        )
+        res[f"chain {size} el tinygrad_bp us/op"] = t_tg * 1e3
+        res[f"chain {size} el numpy us/op"] = t_np * 1e3
+    return res
+
+
+def _epoch_worker() -> dict[str, float]:
+    """The ``epoch`` workload (784-100-10, batch 64, Fashion-MNIST when installed), s."""
+    from benchmarks import workloads as w
+    from benchmarks.impls import numpy_hand, tinygrad_bp
+
+    cfg = w.Config()
+    x, y, _ = w.epoch_data(cfg)
+    params = w.init_params(cfg.mlp_sizes)
+    fns = []
+    for mod in (tinygrad_bp, numpy_hand):
+        model = mod.Mlp(params, w.LR, w.MOMENTUM)
+        fns.append(lambda mod=mod, model=model: mod.epoch(model, x, y, 64, 0))
+    t_tg, t_np = _timeit(*fns, min_s=0.0, samples=3)
+    return {"epoch tinygrad_bp s": t_tg, "epoch numpy s": t_np}
+
+
 def _reductions_worker() -> dict[str, float]:
     import numpy as np
 
@@ -124,7 +158,8 @@ def _worker(tree: str, what: str, batches: list[int]) -> None:
     import tinygrad_bp
 
     assert Path(tinygrad_bp.__file__).resolve().is_relative_to(Path(tree).resolve())
-    res = _step_worker(batches) if what == "step" else _reductions_worker()
+    workers = {"chain": _chain_worker, "epoch": _epoch_worker, "reductions": _reductions_worker}
+    res = _step_worker(batches) if what == "step" else workers[what]()
     print(json.dumps(res))
 
 
@@ -152,7 +187,7 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--base", default="HEAD~1", help="git revision of the base tree")
     p.add_argument("--rounds", type=int, default=15)
-    p.add_argument("--what", choices=("step", "reductions"), default="step")
+    p.add_argument("--what", choices=("step", "chain", "epoch", "reductions"), default="step")
     p.add_argument("--batches", type=int, nargs="+", default=[1, 32, 64, 1024])
     p.add_argument("--worker", help=argparse.SUPPRESS)
     a = p.parse_args()
@@ -176,14 +211,14 @@ def main() -> None:
         n = statistics.median(x[key] for x in runs["new"])
         paired = statistics.median(y[key] / x[key] for x, y in zip(runs["base"], runs["new"]))
         print(f"| {key:34} | {b:9.3f} | {n:9.3f} | {paired:8.3f} |")
-    if a.what == "step":
-        print("\ntinygrad_bp / numpy (hand-written step, same process):")
-        for n in a.batches:
-            k_tg, k_np = f"step B={n} tinygrad_bp ms", f"step B={n} numpy ms"
-            row = []
-            for name in ("base", "new"):
-                row.append(statistics.median(x[k_tg] / x[k_np] for x in runs[name]))
-            print(f"  B={n:<5} base {row[0]:.3f}  new {row[1]:.3f}  new/base {row[1] / row[0]:.3f}")
+    pairs = [k for k in runs["base"][0] if "tinygrad_bp" in k]
+    if pairs:
+        print("\ntinygrad_bp / numpy (hand-written reference, same process):")
+    for k_tg in pairs:
+        k_np = k_tg.replace("tinygrad_bp", "numpy")
+        row = [statistics.median(x[k_tg] / x[k_np] for x in runs[name]) for name in runs]
+        label = k_tg.replace(" tinygrad_bp", "")
+        print(f"  {label:28} base {row[0]:.3f}  new {row[1]:.3f}  new/base {row[1] / row[0]:.3f}")
 
 
 if __name__ == "__main__":

@@ -385,7 +385,6 @@ def run_backward(
                 )
             if anomaly:
                 _anomaly_backward(ctx, gs)
-            new = fn.grads_are_new and not create_graph
             for p, gp in zip(parents, gs):
                 if p is None or gp is None:  # no grad wanted, or none given
                     continue
@@ -397,31 +396,40 @@ def run_backward(
                         gp = _once_differentiable(gp, ctx)
                 elif type(gp) is not ndarray:
                     gp = np.asarray(gp.data if isinstance(gp, Tensor) else gp)
-                mine = new or (own and gp is g and _passed_once(g, gs, parents))
+                fitted = gp
                 if type(p) is Tensor:  # a leaf: finished after the walk
-                    shape, dtype = p.data.shape, p.data.dtype
-                else:
-                    shape, dtype = p.oshape, p.odtype
-                if gp.shape != shape or gp.dtype is not dtype:
-                    fitted = _fit(gp, shape, dtype, fn)
-                    mine = mine or (fitted is not gp and not create_graph)
-                    gp = fitted
-                prev = get(pk)
-                if prev is None:
-                    grads[pk] = gp
-                    if mine:
-                        owned.add(pk)
-                    if type(p) is Tensor:
+                    d = p.data
+                    if gp.shape != d.shape or gp.dtype is not d.dtype:
+                        gp = _fit(gp, d.shape, d.dtype, fn)
+                    prev = get(pk)
+                    if prev is None:
+                        grads[pk] = gp
                         leaves[pk] = p
-                    elif heap:
-                        heappush(heap, (-p.seq, p))
-                    elif nxt is None:
-                        nxt = p
-                    else:  # a second pending node: both go to the heap
-                        heappush(heap, (-nxt.seq, nxt))
-                        heappush(heap, (-p.seq, p))
-                        nxt = None
-                elif pk in owned:
+                        if not create_graph and _owns(gp, fitted, fn, own, g, gs, parents):
+                            owned.add(pk)
+                        continue
+                else:
+                    if gp.shape != p.oshape or gp.dtype is not p.odtype:
+                        gp = _fit(gp, p.oshape, p.odtype, fn)
+                    prev = get(pk)
+                    if prev is None:
+                        grads[pk] = gp
+                        if (  # ownership pays only for arrays worth reusing
+                            not create_graph
+                            and gp.size >= _STEAL_MIN
+                            and _owns(gp, fitted, fn, own, g, gs, parents)
+                        ):
+                            owned.add(pk)
+                        if heap:
+                            heappush(heap, (-p.seq, p))
+                        elif nxt is None:
+                            nxt = p
+                        else:  # a second pending node: both go to the heap
+                            heappush(heap, (-nxt.seq, nxt))
+                            heappush(heap, (-p.seq, p))
+                            nxt = None
+                        continue
+                if pk in owned:
                     np.add(prev, gp, out=prev)
                 elif create_graph:
                     grads[pk] = prev + gp
@@ -460,9 +468,27 @@ def run_backward(
     return captured if want is not None else None
 
 
-def _passed_once(g: Any, gs: tuple[Any, ...], parents: tuple[Any, ...]) -> bool:
-    """True when an op passed its upstream ``g`` itself to exactly one input."""
-    return sum(1 for q, p in zip(gs, parents) if q is g and p is not None) == 1
+def _owns(
+    gp: Any,
+    returned: Any,
+    fn: type[Function],
+    own: bool,
+    g: Any,
+    gs: tuple[Any, ...],
+    parents: tuple[Any, ...],
+) -> bool:
+    """Whether the engine alone holds ``gp``, a gradient ``fn.backward`` returned (as
+    ``returned``, before the engine summed or cast it into ``gp``): the engine made it, the
+    op promises new arrays, or the op passed the engine's own ``g`` on to one input only."""
+    if gp is not returned or fn.grads_are_new:
+        return True
+    if not own or gp is not g:
+        return False
+    n = 0
+    for q, p in zip(gs, parents):
+        if q is g and p is not None:
+            n += 1
+    return n == 1
 
 
 def _root_grad(t: Tensor, g: Any, create_graph: bool, where: str) -> Any:
