@@ -25,9 +25,12 @@ def supports(workload: str, size: int) -> bool:
     return True
 
 
+_share = getattr(tg, "from_numpy", tg.Tensor)
+
+
 # --------------------------------------------------------------------------- chain
 def _forward(x0: np.ndarray, n_ops: int) -> tuple[tg.Tensor, tg.Tensor]:
-    x = tg.Tensor(x0.copy(), requires_grad=True)
+    x = tg.Tensor(x0, requires_grad=True)  # a copy (older trees: x0 is never written)
     y = x
     for _ in range(n_ops // 5):
         y = ((y * 2 + (-1)).tanh() * 2).sigmoid()
@@ -72,7 +75,9 @@ class Mlp:
         return loss.item()
 
     def step(self, x: np.ndarray, y: np.ndarray) -> float:
-        return self.train_step(tg.Tensor(x), y)
+        # the batch shared, not copied, as the torch adapter's torch.from_numpy (trees before
+        # from_numpy existed shared it through Tensor(x))
+        return self.train_step(_share(x), y)
 
     def grads(self) -> list[np.ndarray]:
         return [p.grad.data for p in self.params]  # type: ignore[union-attr]
