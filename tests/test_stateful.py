@@ -7,8 +7,10 @@ place under ``no_grad``, register hooks, retain grads, run ``backward`` (with an
 ``retain_graph`` / ``create_graph``, then second-order ones through the gradients) and
 ``tg.grad`` for some inputs, clear grads and take optimizer steps. The rules:
 
-- an error: where PyTorch raises, ours must raise too, and the other way round. One stricter
-  rule is ours: a walk that reaches a node released by an earlier ``backward`` without
+- an error: where PyTorch raises, ours must raise too, and the other way round. Our Div
+  saves its output and checks its version, PyTorch's does not: after an in-place change of a
+  quotient (or a view or detach of it) ours may raise on walks through it. One stricter rule
+  is ours: a walk that reaches a node released by an earlier ``backward`` without
   ``retain_graph`` raises, while PyTorch raises only at nodes that saved tensors. The machine
   models which nodes are released (all of a ``backward``'s graph; for ``tg.grad`` surely the
   nodes computed from an input node, maybe the rest) and expects our error there. When ours
@@ -39,7 +41,13 @@ PyTorch behaviours deliberately not copied, which the machine models instead:
   and a hook or ``retain_grad`` on the new one is never reached from older graphs: such views
   take no more hooks;
 - ``optimizer.zero_grad(set_to_none=False)`` on a ``.grad`` that is a graph: PyTorch detaches
-  it in place; the machine sets such grads to None.
+  it in place; the machine sets such grads to None;
+- which saved tensors a backward formula uses decides which nodes a grad of a grad passes
+  through. Our Div's backward uses its output (-g * z / y, as exp, tanh, sigmoid, relu and
+  sqrt do in both libraries); PyTorch's uses only its inputs. So a second-order walk reaches
+  the node of a quotient z = x / y (y requiring grad) in ours only: its hooks run, a retained
+  z.grad grows, ``tg.grad`` finds z used. Leaf gradients agree. Such quotients take no hooks
+  or ``retain_grad`` and are not asked for by ``tg.grad``.
 
 Steps and examples follow the hypothesis profile (tests/conftest.py): ``ci`` stays around a
 minute, ``thorough`` runs many more and longer programs.
@@ -105,6 +113,9 @@ class Pair:
     hooks: list[Hook] = field(default_factory=list)
     base: Pair | None = None  # the tensor whose memory this view (or detach) shares
     stale: bool = False  # a view whose memory changed in place: PyTorch remakes its grad_fn
+    # a quotient by a grad-requiring tensor: our Div's backward uses its output, PyTorch's
+    # only its inputs, so a grad of a grad passes through it in ours only (see the docstring)
+    quotient: bool = False
 
     @property
     def is_leaf(self) -> bool:
@@ -142,6 +153,10 @@ def _released(e: BaseException | None) -> bool:
     return e is not None and "second time" in str(e)
 
 
+def _modified(e: BaseException | None) -> bool:
+    return e is not None and "modified in place" in str(e)
+
+
 def _profile_settings() -> settings:
     """Stateful settings from the loaded profile (its derandomize and health checks stay):
     dev (10 examples) runs 10 programs of 10 steps, ci (40) 40 of 50, thorough (1000) 300
@@ -168,6 +183,7 @@ class AutogradMachine(RuleBasedStateMachine):
         self.user_grads: list[np.ndarray] = []  # the data of grad= Tensors passed to backward
         self.released: set[str] = set()  # nodes whose saved values are surely released
         self.maybe_released: set[str] = set()  # released in part, or by an estimated graph
+        self.changed_quotients: set[str] = set()  # quotients whose values changed in place
         self._names = itertools.count()
 
     # ------------------------------------------------------------------ helpers
@@ -257,8 +273,9 @@ class AutogradMachine(RuleBasedStateMachine):
                     p.theirs.grad = gt.clone()
                 cloned.append((p, go, gt))
         ours, e_ours = _outcome(run_ours, OUR_ERRORS)
-        if e_ours is not None and maybe and _released(e_ours):
-            # ours raises at any released node, PyTorch only at one that saved tensors: it
+        if (maybe and _released(e_ours)) or (graph & self.changed_quotients and _modified(e_ours)):
+            # ours raises at any released node, PyTorch only at one that saved tensors, and
+            # ours at a quotient changed in place (PyTorch's Div saves no output): PyTorch
             # could finish this walk and release more of the graph than ours did before
             # raising, which no later step could model. So PyTorch's walk is not run.
             theirs, e_theirs = None, e_ours
@@ -359,6 +376,8 @@ class AutogradMachine(RuleBasedStateMachine):
             return multiple()
         ours, theirs = self.BINARY[op]
         made, _ = self._apply([a, b], ours, theirs)
+        for q in made.values:
+            q.quotient = op == "div" and b.theirs.requires_grad
         return made
 
     @rule(
@@ -439,11 +458,13 @@ class AutogradMachine(RuleBasedStateMachine):
             f"in place {kind}: PyTorch raised {e_theirs!r}, ours raised {e_ours!r}"
         )
         self._changed(x)
+        if (x.base or x).quotient:  # ours' Div saved it as its output, and checks it
+            self.changed_quotients.add((x.base or x).name)
 
     # ------------------------------------------------------------------ hooks, retain_grad
     @rule(x=nodes | leaves, doubles=st.booleans())
     def register_hook(self, x, doubles):
-        if x.stale:
+        if x.stale or x.quotient:
             return
         h = Hook(doubles)
 
@@ -461,7 +482,7 @@ class AutogradMachine(RuleBasedStateMachine):
 
     @rule(x=nodes)
     def retain_grad(self, x):
-        if x.stale:
+        if x.stale or x.quotient:
             return
         x.ours.retain_grad()
         x.theirs.retain_grad()
@@ -544,7 +565,9 @@ class AutogradMachine(RuleBasedStateMachine):
         candidates = [
             p
             for p in self.pairs
-            if p.theirs.requires_grad and (p.is_leaf or not any(h.doubles for h in p.hooks))
+            if p.theirs.requires_grad
+            and (p.is_leaf or not any(h.doubles for h in p.hooks))
+            and not p.quotient
         ]
         inputs = data.draw(
             st.lists(st.sampled_from(candidates), min_size=1, max_size=3, unique=True)
