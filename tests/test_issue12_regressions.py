@@ -372,8 +372,9 @@ def test_grad_runs_no_hooks_of_inputs_it_was_not_asked_for():
     assert calls == ["x"]
 
 
-# --------------------------------------------------------------------------- found by the state machine
+# ----------------------------------------------------------------- found by the state machine
 @pytest.mark.torch
+@pytest.mark.filterwarnings("ignore:Using backward\\(\\) with create_graph=True:UserWarning")
 @pytest.mark.parametrize(
     ("lib", "where"), [("tinygrad_bp", "leaf"), ("tinygrad_bp", "retained"), ("torch", "leaf")]
 )
