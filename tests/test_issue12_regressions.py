@@ -370,3 +370,50 @@ def test_grad_runs_no_hooks_of_inputs_it_was_not_asked_for():
     (gx,) = tg.grad(y, [x])
     np.testing.assert_array_equal(gx.numpy(), [3.0, 4.0])
     assert calls == ["x"]
+
+
+# ----------------------------------------------------------------- found by the state machine
+@pytest.mark.torch
+@pytest.mark.filterwarnings("ignore:Using backward\\(\\) with create_graph=True:UserWarning")
+@pytest.mark.parametrize(
+    ("lib", "where"), [("tinygrad_bp", "leaf"), ("tinygrad_bp", "retained"), ("torch", "leaf")]
+)
+def test_accumulating_into_a_graph_grad_keeps_its_graph(lib, where):
+    """backward() (no create_graph) into a .grad that an earlier create_graph made a graph
+    adds a constant to it: the earlier part stays differentiable (it was dropped). PyTorch
+    keeps it for a leaf but not for a retained grad; ours does the same for both."""
+    if lib == "torch":
+        x = torch.tensor(f64(0.5, 2.0), requires_grad=True)
+        grad_fn, backward_of = torch.autograd.grad, torch.Tensor.backward
+    else:
+        x = Tensor(f64(0.5, 2.0), requires_grad=True)
+        grad_fn, backward_of = tg.grad, Tensor.backward
+    t = x if where == "leaf" else x * 1
+    if where == "retained":
+        t.retain_grad()
+    backward_of((t**3).sum(), create_graph=True)  # t.grad = 3 t^2, a graph
+    first = t.grad
+    backward_of((t * 1).sum(), retain_graph=True)  # t.grad = 3 t^2 + 1
+    if lib == "tinygrad_bp":  # out of place: the first grad keeps its values (PyTorch adds into it)
+        np.testing.assert_allclose(first.numpy(), [0.75, 12.0])
+    assert t.grad.requires_grad
+    np.testing.assert_allclose(np.asarray(t.grad.detach()), [1.75, 13.0])
+    (second,) = grad_fn(t.grad.sum(), [x])  # d(3 x^2 + 1)/dx = 6 x
+    np.testing.assert_allclose(np.asarray(second.detach()), [3.0, 12.0])
+
+
+@pytest.mark.torch
+@pytest.mark.parametrize("lib", ["tinygrad_bp", "torch"])
+def test_grad_captures_an_input_whose_own_node_was_released(lib):
+    """tg.grad takes an input's gradient without running the input's own (released) node."""
+    if lib == "torch":
+        x = torch.tensor(f64(1.0, 2.0), requires_grad=True)
+        grad_fn = torch.autograd.grad
+    else:
+        x = Tensor(f64(1.0, 2.0), requires_grad=True)
+        grad_fn = tg.grad
+    y = x * x
+    z = (y * 3).sum()
+    y.sum().backward()  # releases y's node (Mul, which saved x)
+    (gy,) = grad_fn(z, [y])
+    np.testing.assert_array_equal(np.asarray(gy.detach()), [3.0, 3.0])

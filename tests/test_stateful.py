@@ -7,16 +7,49 @@ place under ``no_grad``, register hooks, retain grads, run ``backward`` (with an
 ``retain_graph`` / ``create_graph``, then second-order ones through the gradients) and
 ``tg.grad`` for some inputs, clear grads and take optimizer steps. The rules:
 
-- an error: where PyTorch raises, ours must raise too, and the other way round. One stricter
-  rule is ours: a walk that reaches a node released by an earlier ``backward`` without
-  ``retain_graph`` raises, while PyTorch raises only at nodes that saved tensors. The machine
-  models which nodes are released and expects our error there;
+- an error: where PyTorch raises, ours must raise too, and the other way round (but for a
+  quotient or relu output changed in place, see below). One stricter rule is ours: a walk
+  that reaches a node released by an earlier ``backward`` without ``retain_graph`` raises,
+  while PyTorch raises only at nodes that saved tensors. The machine models which nodes are
+  released (all of a ``backward``'s graph; for ``tg.grad`` surely the nodes computed from an
+  input node, maybe the rest) and expects our error there. When ours raises it on a graph
+  that may be released, PyTorch's walk is not run: it could finish and release more than ours
+  did before raising;
 - after a failed backward both libraries go back to the grads they had before (PyTorch may
   have accumulated part of them);
 - the invariants: every ``.grad`` (leaves and retained) and every tensor's values equal
   PyTorch's; each hook saw what PyTorch's saw, and what it saw never changed afterwards; no
   two ``.grad`` share memory, and no ``.grad`` shares memory with a tensor or an array the
-  user passed in.
+  user passed in (but a detach or view of that very ``.grad``, in both libraries).
+
+PyTorch behaviours deliberately not copied, which the machine models instead:
+
+- without ``create_graph`` PyTorch adds into a leaf's ``.grad`` in place, even when that
+  ``.grad`` is a graph the user holds (from an earlier ``create_graph``): the tensor the user
+  holds changes. Ours makes a new ``.grad`` (old + new, the old graph kept) and never changes
+  what it handed out; the machine gives PyTorch a differentiable clone as ``.grad`` before a
+  walk, which means the same and keeps the pair apart;
+- without ``create_graph`` PyTorch rebuilds a retained ``.grad`` that was a graph as
+  old + new under ``no_grad``, dropping the old graph (a leaf's ``.grad`` keeps it); ours keeps
+  it for both, and the machine detaches ours there;
+- PyTorch's ``autograd.grad`` fills ``.grad`` of retained tensors; ``tg.grad`` leaves every
+  ``.grad`` alone, and the machine puts PyTorch's back;
+- PyTorch returns a non-leaf input's gradient from before its hooks, ours after: inputs whose
+  hooks replace the gradient are not asked for;
+- after an in-place change PyTorch remakes the grad_fn of the views of the changed memory,
+  and a hook or ``retain_grad`` on the new one is never reached from older graphs: such views
+  take no more hooks;
+- ``optimizer.zero_grad(set_to_none=False)`` on a ``.grad`` that is a graph: PyTorch detaches
+  it in place; the machine sets such grads to None;
+- which saved tensors a backward formula uses decides which nodes a grad of a grad passes
+  through. Our Div's backward uses its output (-g * z / y, as exp, tanh, sigmoid and sqrt do
+  in both libraries); PyTorch's uses only its inputs. PyTorch's relu backward keeps an edge to
+  relu's output (derivative zero); ours multiplies by a constant mask. So a second-order walk
+  reaches the node of a quotient z = x / y (y requiring grad) in ours only, of a relu in
+  PyTorch's only: there hooks run, a retained grad grows, ``tg.grad`` finds the tensor used,
+  and after an in-place change of it that library raises. Leaf gradients agree. Such tensors
+  take no hooks or ``retain_grad``, are not asked for by ``tg.grad``, and after an in-place
+  change either library may raise on walks through them.
 
 Steps and examples follow the hypothesis profile (tests/conftest.py): ``ci`` stays around a
 minute, ``thorough`` runs many more and longer programs.
@@ -82,6 +115,9 @@ class Pair:
     hooks: list[Hook] = field(default_factory=list)
     base: Pair | None = None  # the tensor whose memory this view (or detach) shares
     stale: bool = False  # a view whose memory changed in place: PyTorch remakes its grad_fn
+    # a grad of a grad passes through this node in one library only (see the docstring):
+    # a quotient by a grad-requiring tensor (ours), a relu (PyTorch's)
+    second_order_differs: bool = False
 
     @property
     def is_leaf(self) -> bool:
@@ -119,6 +155,10 @@ def _released(e: BaseException | None) -> bool:
     return e is not None and "second time" in str(e)
 
 
+def _modified(e: BaseException | None) -> bool:
+    return e is not None and "modified" in str(e)  # (in place / by an inplace operation)
+
+
 def _profile_settings() -> settings:
     """Stateful settings from the loaded profile (its derandomize and health checks stay):
     dev (10 examples) runs 10 programs of 10 steps, ci (40) 40 of 50, thorough (1000) 300
@@ -140,10 +180,12 @@ class AutogradMachine(RuleBasedStateMachine):
     def __init__(self) -> None:
         super().__init__()
         self.pairs: list[Pair] = []
+        self.by_name: dict[str, Pair] = {}
         self.user_arrays: list[np.ndarray] = []  # arrays passed to Tensor(...)
         self.user_grads: list[np.ndarray] = []  # the data of grad= Tensors passed to backward
         self.released: set[str] = set()  # nodes whose saved values are surely released
         self.maybe_released: set[str] = set()  # released in part, or by an estimated graph
+        self.changed_differs: set[str] = set()  # second_order_differs, changed in place
         self._names = itertools.count()
 
     # ------------------------------------------------------------------ helpers
@@ -158,6 +200,7 @@ class AutogradMachine(RuleBasedStateMachine):
             graph = graph | {name}
         p = Pair(ours, theirs, name, frozenset(graph), exact)
         self.pairs.append(p)
+        self.by_name[name] = p
         if not theirs.requires_grad:
             return multiple(), multiple(p)
         return multiple(p), multiple()
@@ -201,15 +244,51 @@ class AutogradMachine(RuleBasedStateMachine):
             del h.ours[n_ours:]
             del h.theirs[n_theirs:]
 
-    def _walk(self, roots: list[Pair], run_ours: Any, run_theirs: Any, retain: bool) -> Any:
+    def _walk(
+        self,
+        roots: list[Pair],
+        run_ours: Any,
+        run_theirs: Any,
+        retain: bool,
+        runs: frozenset[str] | None = None,
+    ) -> Any:
         """Run a backward or grad in both; returns (ours, theirs) results, or None if both
-        raised (state restored). Models the release of the graph."""
+        raised (state restored). Models the release of the graph: ``runs`` is the part of it
+        the walk surely runs (all of it by default; tg.grad runs less), the rest maybe."""
         graph = frozenset().union(*(r.graph for r in roots))
-        sure = all(r.exact for r in roots) and bool(graph & self.released)
+        if runs is None:
+            runs = graph
+        exact = all(r.exact for r in roots)
+        sure = exact and bool(runs & self.released)
         maybe = bool(graph & (self.released | self.maybe_released))
         snap = self._snapshot()
-        theirs, e_theirs = _outcome(run_theirs, TORCH_ERRORS)
+        # Without create_graph PyTorch adds into a leaf's .grad in place, even when that
+        # .grad is a graph the user holds (here a pair); ours never changes what it handed
+        # out and makes a new .grad. A differentiable clone as PyTorch's .grad keeps the pair
+        # apart and means the same; where ours kept its .grad (the walk did not reach it)
+        # and the clone did not change, PyTorch's gets the pair back.
+        known = {id(q.theirs) for q in self.pairs}
+        cloned = []
+        for p, go, gt in self._grads():
+            if gt is not None and id(gt) in known:
+                with torch.enable_grad():
+                    p.theirs.grad = gt.clone()
+                cloned.append((p, go, gt))
         ours, e_ours = _outcome(run_ours, OUR_ERRORS)
+        changed = bool(graph & self.changed_differs)
+        if (maybe and _released(e_ours)) or (changed and _modified(e_ours)):
+            # ours raises at any released node, PyTorch only at one that saved tensors, and
+            # ours at a quotient changed in place (PyTorch's Div saves no output): PyTorch
+            # could finish this walk and release more of the graph than ours did before
+            # raising, which no later step could model. So PyTorch's walk is not run.
+            theirs, e_theirs = None, e_ours
+        else:
+            theirs, e_theirs = _outcome(run_theirs, TORCH_ERRORS)
+        for p, go, gt in cloned:
+            if p.ours.grad is go and torch.equal(p.theirs.grad.detach(), gt.detach()):
+                p.theirs.grad = gt
+        if e_theirs is not None and e_ours is None and changed and _modified(e_theirs):
+            e_ours = e_theirs  # a relu output a grad of a grad saved in PyTorch only
         if e_theirs is not None:
             assert e_ours is not None, f"PyTorch raised {e_theirs!r}, ours did not"
         elif e_ours is not None:
@@ -220,9 +299,9 @@ class AutogradMachine(RuleBasedStateMachine):
             self._restore(snap)
             self.maybe_released |= graph  # a failed walk may have released a part
             return None
-        (self.released if all(r.exact for r in roots) else self.maybe_released).update(
-            graph if not retain else ()
-        )
+        if not retain:
+            (self.released if exact else self.maybe_released).update(runs)
+            self.maybe_released.update(graph - runs)
         return ours, theirs
 
     # ------------------------------------------------------------------ making tensors
@@ -280,7 +359,10 @@ class AutogradMachine(RuleBasedStateMachine):
         ours, theirs, domain = self.UNARY[op]
         if domain is not None and not domain(_np(x.theirs)):
             return multiple()
-        return self._apply([x], ours, theirs)[0]
+        made = self._apply([x], ours, theirs)[0]
+        for q in made.values:
+            q.second_order_differs = op == "relu"
+        return made
 
     BINARY: ClassVar[dict[str, Any]] = {
         "add": (lambda a, b: a + b, lambda a, b: a + b),
@@ -302,6 +384,8 @@ class AutogradMachine(RuleBasedStateMachine):
             return multiple()
         ours, theirs = self.BINARY[op]
         made, _ = self._apply([a, b], ours, theirs)
+        for q in made.values:
+            q.second_order_differs = op == "div" and b.theirs.requires_grad
         return made
 
     @rule(
@@ -382,11 +466,13 @@ class AutogradMachine(RuleBasedStateMachine):
             f"in place {kind}: PyTorch raised {e_theirs!r}, ours raised {e_ours!r}"
         )
         self._changed(x)
+        if (x.base or x).second_order_differs:  # one library's grad of a grad saved it
+            self.changed_differs.add((x.base or x).name)
 
     # ------------------------------------------------------------------ hooks, retain_grad
     @rule(x=nodes | leaves, doubles=st.booleans())
     def register_hook(self, x, doubles):
-        if x.stale:
+        if x.stale or x.second_order_differs:
             return
         h = Hook(doubles)
 
@@ -404,7 +490,7 @@ class AutogradMachine(RuleBasedStateMachine):
 
     @rule(x=nodes)
     def retain_grad(self, x):
-        if x.stale:
+        if x.stale or x.second_order_differs:
             return
         x.ours.retain_grad()
         x.theirs.retain_grad()
@@ -441,6 +527,19 @@ class AutogradMachine(RuleBasedStateMachine):
         if g_ours is not None:
             np.testing.assert_array_equal(g_ours.numpy(), g, err_msg="backward changed grad=")
         self._check_hooks()
+        if done is not None and not create_graph:
+            for p, go, gt in self._grads():
+                if (
+                    not p.is_leaf
+                    and go is not None
+                    and go.requires_grad
+                    and gt is not None
+                    and gt.grad_fn is None
+                ):
+                    # Without create_graph PyTorch rebuilds a retained .grad that was a graph
+                    # as old + new under no_grad, dropping the graph (a leaf's keeps it);
+                    # ours keeps it for both. Ours is detached to stay comparable.
+                    p.ours.grad = go.detach()
         if done is None or not create_graph:
             return multiple()
         # the gradients that became graphs: they are nodes a second-order step can use
@@ -474,7 +573,9 @@ class AutogradMachine(RuleBasedStateMachine):
         candidates = [
             p
             for p in self.pairs
-            if p.theirs.requires_grad and (p.is_leaf or not any(h.doubles for h in p.hooks))
+            if p.theirs.requires_grad
+            and (p.is_leaf or not any(h.doubles for h in p.hooks))
+            and not p.second_order_differs
         ]
         inputs = data.draw(
             st.lists(st.sampled_from(candidates), min_size=1, max_size=3, unique=True)
@@ -487,6 +588,15 @@ class AutogradMachine(RuleBasedStateMachine):
         # PyTorch's autograd.grad also fills .grad of tensors that called retain_grad;
         # tg.grad leaves every .grad alone (README), so PyTorch's are put back afterwards
         retained = [(p, p.theirs.grad) for p in self.pairs if p.retained]
+        # Both run (and release) only the nodes between the root and the inputs: surely the
+        # ones computed from an input node; an input's own node runs only if another input
+        # lies below it, and the machine does not track which nodes a leaf feeds: maybe
+        asked = [p.name for p in inputs if not p.is_leaf]
+        runs = frozenset(
+            n
+            for n in root.graph
+            if self.by_name[n].exact and any(a != n and a in self.by_name[n].graph for a in asked)
+        )
         done = self._walk(
             [root],
             lambda: tg.grad(
@@ -504,6 +614,7 @@ class AutogradMachine(RuleBasedStateMachine):
                 create_graph=create_graph,
             ),
             retain=create_graph if retain_graph is None else retain_graph,
+            runs=runs,
         )
         for p, g in retained:
             p.theirs.grad = g
@@ -613,7 +724,9 @@ class AutogradMachine(RuleBasedStateMachine):
         for p, g in grads:
             a = g.numpy()
             for q in self.pairs:
-                if q.is_leaf:
+                # (a detach or view of a pair that is this very .grad shares it on purpose)
+                family = q.base or q
+                if q.is_leaf and family.ours is not g:
                     assert not np.shares_memory(a, q.ours.numpy()), f"{p}.grad aliases {q}'s data"
             for u in self.user_arrays + self.user_grads:
                 assert not np.shares_memory(a, u), f"{p}.grad aliases an array the user passed"

@@ -235,6 +235,9 @@ def _store_grad(t: Tensor, g: Any, own: bool, create_graph: bool) -> None:
                 t.grad = _make(np.array(g.data, dtype=t.data.dtype), False)
         elif old is None:
             t.grad = _make(g if own else np.array(g, dtype=t.data.dtype), False)
+        elif old.requires_grad:  # a graph from an earlier create_graph: keep it, add g as a
+            with enable_grad():  # constant (PyTorch adds in place and keeps it too)
+                t.grad = old + _make(np.asarray(g, dtype=t.data.dtype), False)
         else:
             t.grad = _make(np.asarray(old.data + g, dtype=t.data.dtype), False)
 
@@ -347,7 +350,12 @@ def run_backward(
             g = pop(key)
             own = key in owned
             if ctx.special or want is not None:  # hooks, retain_grad, released, tg.grad
-                if ctx.released:
+                # tg.grad stops at an input below which nothing it asked for lies (PyTorch
+                # stops too): that node only hands its gradient over, its backward never runs
+                stop = needed is not None and not any(
+                    p is not None and id(p) in needed for p in ctx.parents
+                )
+                if ctx.released and not stop:
                     raise _released_error(ctx)
                 if ctx.hooks:
                     g = _run_hooks(ctx.hooks, ctx.oshape, ctx.odtype, g, create_graph)
@@ -356,10 +364,8 @@ def run_backward(
                     if key in want:
                         captured[key] = g
                         own = False
-                    if needed is not None and not any(
-                        p is not None and id(p) in needed for p in ctx.parents
-                    ):
-                        continue  # tg.grad: nothing it asked for lies below (PyTorch stops too)
+                    if stop:
+                        continue
                 elif ctx.retained is not None:
                     rt = ctx.retained()
                     if rt is not None:
