@@ -103,15 +103,7 @@ class NodesMixin:
         tip = f"{op} {kwargs_key(n.kwargs)} -> {T.fmt_shape(n.oshape)} {T.fmt_dtype(n.odtype)}"
         if where is not None:
             tip += f" in {self.mods.label(where)}"
-        attrs = {
-            "label": S.table(head, rows, ink),
-            "shape": "box",
-            "style": "rounded,filled",
-            "fillcolor": fill,
-            "color": "#7b8794",
-            "tooltip": tip,
-            "class": f"op {op}",
-        }
+        attrs = _op_box(S.table(head, rows, ink), fill, tip, f"op {op}")
         self._mark(attrs, k)
         return attrs, where
 
@@ -128,15 +120,8 @@ class NodesMixin:
             rows.append("value " + S.esc(T.fmt_array(part.value)))
         if self.show_grads and part.grad is not None:
             rows.append("grad " + S.esc(T.fmt_array(part.grad)))
-        attrs = {
-            "label": S.table(head, rows, ink),
-            "shape": "box",
-            "style": "rounded,filled",
-            "fillcolor": fill,
-            "color": "#7b8794",
-            "tooltip": f"{part.op} (part of {I.op_name(n)}): {part.rule}",
-            "class": f"op {part.op} part",
-        }
+        tip = f"{part.op} (part of {I.op_name(n)}): {part.rule}"
+        attrs = _op_box(S.table(head, rows, ink), fill, tip, f"op {part.op} part")
         if last:
             self._mark(attrs, k)
         return attrs
@@ -221,3 +206,16 @@ class NodesMixin:
         attrs["color"] = CURRENT
         attrs["penwidth"] = "3.5"
         attrs["class"] += " current"
+
+
+def _op_box(label: str, fill: str, tooltip: str, css_class: str) -> dict[str, str]:
+    """The attributes of an op's node (a whole op or one part of a fused one)."""
+    return {
+        "label": label,
+        "shape": "box",
+        "style": "rounded,filled",
+        "fillcolor": fill,
+        "color": "#7b8794",
+        "tooltip": tooltip,
+        "class": css_class,
+    }
