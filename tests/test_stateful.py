@@ -8,13 +8,13 @@ place under ``no_grad``, register hooks, retain grads, run ``backward`` (with an
 ``tg.grad`` for some inputs, clear grads and take optimizer steps. The rules:
 
 - an error: where PyTorch raises, ours must raise too, and the other way round (but for a
-  quotient or relu output changed in place, see below). One stricter rule is ours: a walk
-  that reaches a node released by an earlier ``backward`` without ``retain_graph`` raises,
-  while PyTorch raises only at nodes that saved tensors. The machine models which nodes are
-  released (all of a ``backward``'s graph; for ``tg.grad`` surely the nodes computed from an
-  input node, maybe the rest) and expects our error there. When ours raises it on a graph
-  that may be released, PyTorch's walk is not run: it could finish and release more than ours
-  did before raising;
+  quotient, its numerator or a relu output changed in place, see below). One stricter rule is
+  ours: a walk that reaches a node released by an earlier ``backward`` without
+  ``retain_graph`` raises, while PyTorch raises only at nodes that saved tensors. The machine
+  models which nodes are released (all of a ``backward``'s graph; for ``tg.grad`` surely the
+  nodes computed from an input node, maybe the rest) and expects our error there. When ours
+  raises it on a graph that may be released, PyTorch's walk is not run: it could finish and
+  release more than ours did before raising;
 - after a failed backward both libraries go back to the grads they had before (PyTorch may
   have accumulated part of them);
 - the invariants: every ``.grad`` (leaves and retained) and every tensor's values equal
@@ -50,6 +50,10 @@ PyTorch behaviours deliberately not copied, which the machine models instead:
   and after an in-place change of it that library raises. Leaf gradients agree. Such tensors
   take no hooks or ``retain_grad``, are not asked for by ``tg.grad``, and after an in-place
   change either library may raise on walks through them.
+- our Div saves both its inputs, though its backward reads only the denominator and the
+  quotient; PyTorch's saves the numerator only when the denominator requires grad. After an
+  in-place change of a numerator, a walk through its quotient may raise in ours only (a
+  conservative error, never a wrong gradient); PyTorch's walk is not run.
 
 Steps and examples follow the hypothesis profile (tests/conftest.py): ``ci`` stays around a
 minute, ``thorough`` runs many more and longer programs.
@@ -186,6 +190,8 @@ class AutogradMachine(RuleBasedStateMachine):
         self.released: set[str] = set()  # nodes whose saved values are surely released
         self.maybe_released: set[str] = set()  # released in part, or by an estimated graph
         self.changed_differs: set[str] = set()  # second_order_differs, changed in place
+        self.numerators: dict[str, str] = {}  # a quotient's name: its numerator's memory's
+        self.numerator_changed: set[str] = set()  # quotients whose numerator changed in place
         self._names = itertools.count()
 
     # ------------------------------------------------------------------ helpers
@@ -276,11 +282,14 @@ class AutogradMachine(RuleBasedStateMachine):
                 cloned.append((p, go, gt))
         ours, e_ours = _outcome(run_ours, OUR_ERRORS)
         changed = bool(graph & self.changed_differs)
-        if (maybe and _released(e_ours)) or (changed and _modified(e_ours)):
+        numerator = bool(graph & self.numerator_changed) and str(e_ours).startswith("Div")
+        if (maybe and _released(e_ours)) or ((changed or numerator) and _modified(e_ours)):
             # ours raises at any released node, PyTorch only at one that saved tensors, and
-            # ours at a quotient changed in place (PyTorch's Div saves no output): PyTorch
-            # could finish this walk and release more of the graph than ours did before
-            # raising, which no later step could model. So PyTorch's walk is not run.
+            # ours at a quotient changed in place (PyTorch's Div saves no output) or whose
+            # numerator changed in place (ours saves it, PyTorch only when the denominator
+            # requires grad): PyTorch could finish this walk and release more of the graph
+            # than ours did before raising, which no later step could model. So PyTorch's
+            # walk is not run.
             theirs, e_theirs = None, e_ours
         else:
             theirs, e_theirs = _outcome(run_theirs, TORCH_ERRORS)
@@ -386,6 +395,8 @@ class AutogradMachine(RuleBasedStateMachine):
         made, _ = self._apply([a, b], ours, theirs)
         for q in made.values:
             q.second_order_differs = op == "div" and b.theirs.requires_grad
+            if op == "div":
+                self.numerators[q.name] = (a.base or a).name
         return made
 
     @rule(
@@ -438,6 +449,10 @@ class AutogradMachine(RuleBasedStateMachine):
         for q in self.pairs:
             if q.base is family:
                 q.stale = True
+        # Our Div saves its numerator for backward (which reads only the denominator and the
+        # quotient); PyTorch's saves it only when the denominator requires grad. A walk
+        # through a quotient whose numerator changed may raise in ours only (conservative).
+        self.numerator_changed.update(z for z, n in self.numerators.items() if n == family.name)
 
     # ------------------------------------------------------------------ in place
     @rule(x=nodes | leaves | consts, kind=st.sampled_from(["mul_", "add_", "setitem"]))
