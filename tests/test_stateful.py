@@ -34,6 +34,10 @@ PyTorch behaviours deliberately not copied, which the machine models instead:
   it for both, and the machine detaches ours there;
 - PyTorch's ``autograd.grad`` fills ``.grad`` of retained tensors; ``tg.grad`` leaves every
   ``.grad`` alone, and the machine puts PyTorch's back;
+- PyTorch's ``autograd.grad`` results may share memory with each other (a view's gradient is a
+  view of its base's) or with other tensors; ours never do (with ``create_graph`` they are
+  copies). After an in-place change of one, PyTorch's other changes too: the machine keeps a
+  differentiable clone of such a result of PyTorch's, which means the same;
 - PyTorch returns a non-leaf input's gradient from before its hooks, ours after: inputs whose
   hooks replace the gradient are not asked for;
 - after an in-place change PyTorch remakes the grad_fn of the views of the changed memory,
@@ -146,6 +150,10 @@ def _close(ours: Any, theirs: torch.Tensor, what: str) -> None:
     rtol, atol = TOL[o.dtype]
     if not np.allclose(o, t, rtol=rtol, atol=atol, equal_nan=True):  # (the fast check first)
         np.testing.assert_allclose(o, t, rtol=rtol, atol=atol, err_msg=what)
+
+
+def _storage(t: torch.Tensor) -> int:
+    return t.untyped_storage().data_ptr()
 
 
 def _outcome(fn: Any, errors: tuple[type[BaseException], ...]) -> tuple[Any, BaseException | None]:
@@ -638,12 +646,22 @@ class AutogradMachine(RuleBasedStateMachine):
             return multiple()
         ours, theirs = done
         assert len(ours) == len(theirs)
+        for a, b in itertools.combinations(ours, 2):  # nor another result's
+            assert not np.may_share_memory(a.numpy(), b.numpy()), "two tg.grad results alias"
+        # PyTorch's results may share memory with each other or a tensor (a view's gradient
+        # is a view of its base's): an in-place change of one would change the other, ours
+        # never. A differentiable clone of such a result means the same and keeps it apart.
+        storages = [_storage(t) for t in theirs]
+        known = {_storage(q.theirs) for q in self.pairs}
         made = []
         for p, o, t in zip(inputs, ours, theirs):
             _close(o, t, f"tg.grad for {p}")
             for q in self.pairs:  # a result is the user's: it shares no tensor's memory
                 assert not np.may_share_memory(o.numpy(), q.ours.numpy()), f"grad aliases {q}"
             if t.grad_fn is not None and o.requires_grad:
+                if storages.count(_storage(t)) > 1 or _storage(t) in known:
+                    with torch.enable_grad():
+                        t = t.clone()
                 made.append(self._add(o, t, root.graph, exact=False)[0])
         return multiple(*(v for m in made for v in m.values))
 
