@@ -462,33 +462,30 @@ def bump_version(t: Tensor) -> None:
     """Record that ``t``'s data was changed in place (call after writing into ``t.data``):
     every node that saved ``t``, a view of it or the tensor it views then refuses to run
     backward. Call it after the write, so an op recorded meanwhile is caught too."""
-    with _clock_lock:  # ticks from two threads never collide or go backwards
-        _clock[0] += 1
-        counter = t._version_counter
-        if counter is None:
-            counter = t._version_counter = [0]
-        counter[0] = _clock[0]
+    bump_versions((t,))
 
 
 def bump_versions(tensors: Sequence[Tensor]) -> None:
     """``bump_version`` for several tensors changed together, with one tick (an optimizer
     step: call it after the last write)."""
-    with _clock_lock:
+    with _clock_lock:  # ticks from two threads never collide or go backwards
         _clock[0] += 1
         tick = _clock[0]
         for t in tensors:
-            counter = t._version_counter
-            if counter is None:
-                counter = t._version_counter = [0]
-            counter[0] = tick
+            _counter_of(t)[0] = tick
 
 
 def share_version(base: Tensor, t: Tensor) -> None:
     """Make ``t`` (a view of ``base``'s memory, or ``base`` detached) share its counter."""
-    counter = base._version_counter
+    t._version_counter = _counter_of(base)
+
+
+def _counter_of(t: Tensor) -> list[int]:
+    """``t``'s version counter, made (at tick 0) when first needed."""
+    counter = t._version_counter
     if counter is None:
-        counter = base._version_counter = [0]
-    t._version_counter = counter
+        counter = t._version_counter = [0]
+    return counter
 
 
 def _share_if_view(base: Any, t: Tensor) -> None:
