@@ -417,12 +417,14 @@ class Mul(Function):
 
 
 class Div(Function):
-    """z = x / y;  dz/dx = 1/y, dz/dy = -z/y"""
+    """z = x / y;  dz/dx = 1/y, dz/dy = -x/y**2
+
+    The backward reads the inputs only, as PyTorch's does: a grad of a grad then reaches the
+    same nodes in both, and changing the quotient in place does not spoil the gradient."""
 
     grads_are_new = True
 
     save_inputs = True
-    save_output = True
     hint = _BROADCAST_HINT
 
     @staticmethod
@@ -431,15 +433,15 @@ class Div(Function):
 
     @staticmethod
     def backward(ctx: Any, g: Any) -> Any:
-        y = ctx.inputs[1]
+        x, y = ctx.inputs
         gx = g / y
-        return gx, (-(gx * ctx.out) if ctx.needs_input_grad[1] else None)
+        return gx, (-(gx * x) / y if ctx.needs_input_grad[1] else None)
 
     @staticmethod
     def backward_inplace(ctx: Any, g: np.ndarray) -> Any:
-        y = ctx.inputs[1]
+        x, y = ctx.inputs
         gx = np.divide(g, y, out=g) if _fits_into(g, y) else g / y
-        return gx, (-(gx * ctx.out) if ctx.needs_input_grad[1] else None)
+        return gx, (-(gx * x) / y if ctx.needs_input_grad[1] else None)
 
 
 class Pow(Function):
