@@ -70,7 +70,7 @@ def main() -> None:
 
     loss, params = residual_net(200)
     big = chain(args.chain)
-    n_ops = sum(1 for n in tg.autograd.toposort([loss._ctx]) if not isinstance(n, tg.Tensor))
+    n_ops = sum(1 for n in tg.engine.toposort([loss._ctx]) if not isinstance(n, tg.Tensor))
     rows = []
 
     def case(name: str, fn: Callable[[], Any], target: float | None) -> None:

@@ -22,8 +22,8 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 import tinygrad_bp as tg
-from tinygrad_bp import ops
-from tinygrad_bp.tensor import Tensor
+from tinygrad_bp.engine import ops
+from tinygrad_bp.engine.tensor import Tensor
 from tinygrad_bp.testing import Domain, Shape, arrays, axes, broadcastable_shapes, shapes
 
 MAX_DIMS = 3
@@ -896,7 +896,10 @@ def public_tensor_ops() -> set[str]:
     """``Tensor.<name>`` for each public method/property (dunders included) returning a
     Tensor, minus ``NON_OP_METHODS``."""
     names = set()
-    for name, obj in vars(Tensor).items():
+    members: dict[str, object] = {}
+    for klass in reversed(Tensor.__mro__[:-1]):  # Tensor and its bases, Tensor's own last
+        members.update(vars(klass))
+    for name, obj in members.items():
         if name.startswith("_") and not (name.startswith("__") and name.endswith("__")):
             continue
         if _returns_tensor(obj):
@@ -906,11 +909,13 @@ def public_tensor_ops() -> set[str]:
 
 def required_names() -> set[str]:
     """Everything the table must cover: ``ops.__all__`` classes, public Tensor ops and the
-    op functions ``tinygrad_bp`` exports from ``tinygrad_bp.ops``."""
+    op functions ``tinygrad_bp`` exports from ``tinygrad_bp.engine.ops``."""
     names = {f"ops.{n}" for n in ops.__all__}
     names |= public_tensor_ops()
     names |= {
-        f"tg.{n}" for n in tg.__all__ if getattr(getattr(tg, n), "__module__", "") == ops.__name__
+        f"tg.{n}"
+        for n in tg.__all__
+        if getattr(getattr(tg, n), "__module__", "").startswith(ops.__name__)
     }
     return names
 

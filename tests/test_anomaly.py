@@ -10,7 +10,7 @@ import pytest
 
 import tinygrad_bp as tg
 from tinygrad_bp import Function, Tensor
-from tinygrad_bp.anomaly import AnomalyError
+from tinygrad_bp.engine.anomaly import AnomalyError
 
 
 def test_forward_nan_names_the_op_and_the_users_line():

@@ -13,8 +13,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import tinygrad_bp as tg
-from tinygrad_bp.autograd import sum_to
-from tinygrad_bp.tensor import Tensor
+from tinygrad_bp.engine import sum_to
+from tinygrad_bp.engine.tensor import Tensor
 from tinygrad_bp.testing import (
     Graph,
     arrays,

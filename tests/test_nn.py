@@ -10,7 +10,7 @@ import pytest
 
 import tinygrad_bp as tg
 from tinygrad_bp import nn
-from tinygrad_bp.autograd import _state
+from tinygrad_bp.engine.grad_mode import _state
 from tinygrad_bp.nn import init
 from tinygrad_bp.nn.utils import clip_grad_norm_, clip_grad_value_
 

@@ -1,7 +1,7 @@
 """Ownership by construction: every op that declares ``grads_are_new`` keeps the promise.
 
-The engine keeps such an op's gradients as ``.grad`` without a copy and may write into them
-(``+=``, ``backward_inplace``), so each one must be a new, writable array that shares memory
+The engine keeps such an op's gradients as ``.grad`` without a copy, and the user may write
+into a ``.grad`` (``w.grad *= 0.5``), so each one must be a new, writable array that shares memory
 with nothing the op was given or kept: not the upstream gradient, not an input, not a saved
 value, not another of its gradients. Every row of the op table runs through ``backward`` with
 the op's class wrapped to check exactly that.
@@ -18,8 +18,7 @@ from hypothesis import strategies as st
 from op_table import OP_TABLE, OpSpec
 
 import tinygrad_bp as tg
-from tinygrad_bp import ops
-from tinygrad_bp.autograd import Function
+from tinygrad_bp.engine import Function, ops
 from tinygrad_bp.nn import functional as F
 
 ROWS = [s for s in OP_TABLE if s.differentiable]
@@ -61,8 +60,7 @@ def _check_new(cls: type[Function], ctx: Any, g: np.ndarray, grads: Any) -> None
 
 @pytest.fixture
 def checked(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    """Wrap backward (and backward_inplace, which returns g itself by design: only its other
-    gradients are checked) of every declaring op; returns the names of the ops that ran."""
+    """Wrap backward of every declaring op; returns the names of the ops that ran."""
     ran: list[str] = []
     for cls in _declaring():
         plain = cls.__dict__.get("backward")
@@ -78,7 +76,6 @@ def checked(monkeypatch: pytest.MonkeyPatch) -> list[str]:
             return grads
 
         monkeypatch.setattr(cls, "backward", staticmethod(backward))
-        monkeypatch.setattr(cls, "backward_inplace", None)
     return ran
 
 

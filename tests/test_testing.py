@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import tinygrad_bp as tg
-from tinygrad_bp.tensor import Tensor
+from tinygrad_bp.engine.tensor import Tensor
 from tinygrad_bp.testing import (
     GRAPH_OPS,
     Graph,

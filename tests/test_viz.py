@@ -16,7 +16,8 @@ import numpy as np
 import pytest
 
 import tinygrad_bp as tg
-from tinygrad_bp import autograd, viz
+from tinygrad_bp import viz
+from tinygrad_bp.engine import grad_mode
 from tinygrad_bp.viz import style
 from tinygrad_bp.viz.stats import summarize
 
@@ -63,12 +64,12 @@ class Module:
     """What draw_graph needs of an nn.Module: scope while called, named_modules/parameters."""
 
     def __call__(self, *args: Any) -> Any:
-        prev = autograd._state.scope
-        autograd._state.scope = self
+        prev = grad_mode._state.scope
+        grad_mode._state.scope = self
         try:
             return self.forward(*args)  # type: ignore[attr-defined]
         finally:
-            autograd._state.scope = prev
+            grad_mode._state.scope = prev
 
     def named_modules(self, prefix: str = "") -> Iterator[tuple[str, Module]]:
         yield prefix, self
@@ -295,7 +296,7 @@ def test_draw_graph_after_backward_without_retain_graph() -> None:
 
 def test_draw_graph_of_a_bare_leaf() -> None:
     for t in (tg.Tensor([1.0, 2.0]), leaf([1.0, 2.0], "w")):
-        dot = t.draw()
+        dot = tg.draw_graph(t)
         nodes, edges = parse(dot)
         assert len(nodes) == 1 and not edges
         (attrs,) = nodes.values()
@@ -303,7 +304,7 @@ def test_draw_graph_of_a_bare_leaf() -> None:
         ET.fromstring(dot.pipe(format="svg"))
     w = leaf([1.0, 2.0], "w")
     w.grad = tg.Tensor([3.0, 4.0])
-    assert "‖g‖ 5" in w.draw().source
+    assert "‖g‖ 5" in tg.draw_graph(w).source
 
 
 def test_draw_graph_accepts_a_list_of_roots() -> None:

@@ -1,31 +1,28 @@
 """tinygrad_bp: a numpy autograd micro-framework for learning and testing backpropagation."""
 
-from tinygrad_bp import autograd  # noqa: F401, I001  (first: tensor.py imports it)
-from tinygrad_bp.autograd import (
+from tinygrad_bp.engine import (  # noqa: I001  (first: everything builds on the engine)
     Function,
+    Tensor,
+    arange,
     enable_grad,
+    eye,
+    from_numpy,
+    full,
     grad,
     is_grad_enabled,
     no_grad,
     once_differentiable,
-    set_grad_enabled,
-)
-from tinygrad_bp.tensor import (
-    Tensor,
-    arange,
-    eye,
-    from_numpy,
-    full,
     ones,
     ones_like,
     rand,
     randn,
+    set_grad_enabled,
     tensor,
     uniform,
     zeros,
     zeros_like,
 )
-from tinygrad_bp.ops import (
+from tinygrad_bp.engine.ops import (
     concatenate,
     log_softmax,
     logsumexp,
@@ -36,9 +33,9 @@ from tinygrad_bp.ops import (
     where,
 )
 from tinygrad_bp.gradcheck import GradcheckError, gradcheck, gradgradcheck
-from tinygrad_bp.anomaly import detect_anomaly, set_detect_anomaly
+from tinygrad_bp.engine.anomaly import detect_anomaly, set_detect_anomaly
 from tinygrad_bp.viz import draw_graph
-from tinygrad_bp import data, nn, optim, serialization
+from tinygrad_bp import data, engine, nn, optim, serialization
 
 __version__ = "0.1.0"
 
@@ -52,6 +49,7 @@ __all__ = [
     "detect_anomaly",
     "draw_graph",
     "enable_grad",
+    "engine",
     "eye",
     "from_numpy",
     "full",

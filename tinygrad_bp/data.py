@@ -24,8 +24,8 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from tinygrad_bp.engine.tensor import Tensor, _new
 from tinygrad_bp.idx import IDXError, file_mode, read_idx
-from tinygrad_bp.tensor import Tensor, _new
 
 __all__ = [
     "FASHION_MNIST_CLASSES",

@@ -7,8 +7,8 @@ from typing import Any
 
 import numpy as np
 
-from tinygrad_bp.autograd import grad
-from tinygrad_bp.tensor import Tensor, _make
+from tinygrad_bp.engine import grad
+from tinygrad_bp.engine.tensor import Tensor, _make
 
 __all__ = ["GradcheckError", "gradcheck", "gradgradcheck"]
 

@@ -15,8 +15,10 @@ from typing import Any
 
 import numpy as np
 
-from tinygrad_bp.autograd import _state, bump_version, bump_versions
-from tinygrad_bp.tensor import Tensor, const_of
+from tinygrad_bp.engine.arrays import const_of
+from tinygrad_bp.engine.grad_mode import _state
+from tinygrad_bp.engine.tensor import Tensor
+from tinygrad_bp.engine.versions import bump_version, bump_versions
 
 __all__ = ["SGD", "Adam", "AdamW", "Optimizer", "lr_scheduler"]
 
@@ -97,7 +99,7 @@ class Optimizer:
         """Update every parameter that has a gradient; ``closure`` re-evaluates the loss."""
         loss = None
         if closure is not None:
-            from tinygrad_bp.autograd import enable_grad
+            from tinygrad_bp.engine import enable_grad
 
             with enable_grad():
                 loss = closure()

@@ -22,8 +22,8 @@ from typing import Any
 
 import numpy as np
 
+from tinygrad_bp.engine.tensor import Tensor
 from tinygrad_bp.idx import atomic_write_bytes
-from tinygrad_bp.tensor import Tensor
 
 __all__ = ["CheckpointError", "load", "load_checkpoint", "save", "save_checkpoint"]
 

@@ -27,8 +27,8 @@ from tinygrad_bp.cli.common import (
 )
 from tinygrad_bp.cli.threads import blas_threads, largest_matmul
 from tinygrad_bp.cli.train import confusion_matrix, evaluate_model, format_confusion
+from tinygrad_bp.engine.tensor import Tensor
 from tinygrad_bp.nn import functional as F
-from tinygrad_bp.tensor import Tensor
 
 __all__ = ["ACTIVATIONS", "evaluate", "graph", "mlp_sizes"]
 

@@ -10,7 +10,7 @@ from typing import Any
 
 from tinygrad_bp import nn
 from tinygrad_bp.cli.common import log, optional_dependency_missing, viz_module
-from tinygrad_bp.tensor import Tensor
+from tinygrad_bp.engine.tensor import Tensor
 
 __all__ = ["grad_flow_title", "history_figure", "plot_history", "save_figure", "write_artifacts"]
 

@@ -19,7 +19,6 @@ from typing import Any
 import numpy as np
 
 from tinygrad_bp import data, nn, optim, serialization
-from tinygrad_bp.autograd import no_grad
 from tinygrad_bp.cli.common import (
     CLIError,
     checkpoint_path,
@@ -29,8 +28,9 @@ from tinygrad_bp.cli.common import (
 )
 from tinygrad_bp.cli.plots import write_artifacts
 from tinygrad_bp.cli.threads import blas_threads, largest_matmul
+from tinygrad_bp.engine import no_grad
+from tinygrad_bp.engine.tensor import Tensor
 from tinygrad_bp.nn import functional as F
-from tinygrad_bp.tensor import Tensor
 
 __all__ = [
     "DEFAULTS",

@@ -16,10 +16,11 @@ from typing import Any, NamedTuple, overload
 import numpy as np
 import numpy.typing as npt
 
-from tinygrad_bp import ops
-from tinygrad_bp.autograd import _state, bump_version
+from tinygrad_bp.engine import ops
+from tinygrad_bp.engine.grad_mode import _state
+from tinygrad_bp.engine.tensor import Tensor
+from tinygrad_bp.engine.versions import bump_version
 from tinygrad_bp.nn import functional, init
-from tinygrad_bp.tensor import Tensor
 
 __all__ = [
     "MLP",
@@ -121,12 +122,12 @@ class Module:
         st = _state
         prev = st._scope
         st._scope = self  # ops recorded now belong to this module (graph drawings group by it)
-        st.extra = True  # (set directly: the property setters cost ~0.25 us per call)
+        st.extras_on = True  # (set directly: the property setters cost ~0.25 us per call)
         try:
             return self.forward(*args, **kwargs)
         finally:
             st._scope = prev
-            st.extra = st._anomaly or prev is not None
+            st.extras_on = st._anomaly or prev is not None
 
     # -- traversal
     def named_modules(self, prefix: str = "") -> Iterator[tuple[str, Module]]:
@@ -365,7 +366,7 @@ class Linear(Module):
         if xd.dtype is not self.weight.data.dtype:  # (the fast path: one identity test)
             functional.check_input_dtype(x, self.weight, f"Linear({self.extra_repr()})")
         if len(shape) == 2 and shape[1] == self.in_features:
-            return functional.Affine._apply3(x, self.weight, self.bias)  # one fused op
+            return functional.Affine.apply(x, self.weight, self.bias)  # one fused op
         if not shape or shape[-1] != self.in_features:
             raise ValueError(
                 f"Linear({self.extra_repr()}): input of shape {shape} should have "
@@ -386,21 +387,21 @@ class Sigmoid(Module):
     """Elementwise 1 / (1 + e^-x)."""
 
     def forward(self, x: Tensor) -> Tensor:
-        return ops.Sigmoid._apply1(x if isinstance(x, Tensor) else Tensor(x))  # (= x.sigmoid())
+        return ops.Sigmoid.apply(x if isinstance(x, Tensor) else Tensor(x))  # (= x.sigmoid())
 
 
 class Tanh(Module):
     """Elementwise tanh."""
 
     def forward(self, x: Tensor) -> Tensor:
-        return ops.Tanh._apply1(x if isinstance(x, Tensor) else Tensor(x))  # (= x.tanh())
+        return ops.Tanh.apply(x if isinstance(x, Tensor) else Tensor(x))  # (= x.tanh())
 
 
 class ReLU(Module):
     """Elementwise max(x, 0)."""
 
     def forward(self, x: Tensor) -> Tensor:
-        return ops.Relu._apply1(x if isinstance(x, Tensor) else Tensor(x))  # (= x.relu())
+        return ops.Relu.apply(x if isinstance(x, Tensor) else Tensor(x))  # (= x.relu())
 
 
 class Identity(Module):
@@ -562,7 +563,7 @@ class MLP(Module):
 
     def predict_proba(self, x: Any) -> np.ndarray:
         """Class probabilities (softmax of the logits), computed without a graph."""
-        from tinygrad_bp.autograd import no_grad
+        from tinygrad_bp.engine import no_grad
 
         with no_grad():
             return self(x if isinstance(x, Tensor) else Tensor(x)).softmax(-1).numpy()

@@ -16,9 +16,10 @@ from typing import Any, NamedTuple
 import numpy as np
 import numpy.typing as npt
 
-from tinygrad_bp.autograd import Function
-from tinygrad_bp.ops import sum_rows, where
-from tinygrad_bp.tensor import Tensor
+from tinygrad_bp.engine import Function
+from tinygrad_bp.engine.ops import sum_rows, where
+from tinygrad_bp.engine.ops.shims import each_for_the_other
+from tinygrad_bp.engine.tensor import Tensor
 
 __all__ = [
     "Affine",
@@ -240,7 +241,7 @@ class Affine(Function):
 
     grads_are_new = True
 
-    save_inputs = "cross"  # x only for w's grad, w only for x's
+    save_inputs = staticmethod(each_for_the_other)  # x only for w's grad, w only for x's
 
     @staticmethod
     def forward(ctx: Any, x: np.ndarray, w: np.ndarray, b: np.ndarray | None) -> np.ndarray:
@@ -283,7 +284,7 @@ def linear(x: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
         x = _tensor(x, "linear", "input", like=weight)
     check_input_dtype(x, weight, "linear")
     if x.ndim == 2 and weight.ndim == 2:
-        return Affine._apply3(x, weight, bias)
+        return Affine.apply(x, weight, bias)
     y = x @ weight
     return y if bias is None else y + bias
 
@@ -464,7 +465,7 @@ def _class_loss(
                 warnings.warn(_PROBABILITIES.format(shape=shape), ProbabilitiesWarning, 3)
             if flat is not None:  # (else: the general path says which label is wrong)
                 spec = _new_tuple(Targets, (t, None, None, reduction, 1.0 / shape[0], flat))
-                return op._apply2(input, spec)
+                return op.apply(input, spec)
     x = _float_input(input, fn, like=target)
     _check_reduction(reduction, fn)
     if not 0.0 <= label_smoothing <= 1.0:
@@ -487,7 +488,7 @@ def _class_loss(
         if label_smoothing:
             p = p * (1.0 - label_smoothing) + label_smoothing / n_classes
         dense = p if w is None else p * w
-        loss = op._apply2(rows_x, Targets(None, None, dense, reduction, 1.0 / m))
+        loss = op.apply(rows_x, Targets(None, None, dense, reduction, 1.0 / m))
     else:
         t = _class_targets(target, shape, fn, ignore_index)
         keep = t != ignore_index
@@ -500,12 +501,12 @@ def _class_loss(
             dense = np.zeros((m, n_classes), dtype=x.dtype)
             dense[np.arange(m), tc] = (1.0 - label_smoothing) * wt
             dense += (label_smoothing / n_classes) * wc * keep[:, None]
-            loss = op._apply2(rows_x, Targets(None, None, dense, reduction, inv))
+            loss = op.apply(rows_x, Targets(None, None, dense, reduction, inv))
         else:
             plain = w is None and bool(keep.all())
             wt_arg = None if plain else wt
             flat = flat_positions(tc, n_classes)
-            loss = op._apply2(rows_x, Targets(tc, wt_arg, None, reduction, inv, flat))
+            loss = op.apply(rows_x, Targets(tc, wt_arg, None, reduction, inv, flat))
     if reduction == "none" and loss.shape != out_shape:
         return loss.reshape(out_shape)
     return loss

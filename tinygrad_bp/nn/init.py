@@ -11,8 +11,8 @@ import math
 
 import numpy as np
 
-from tinygrad_bp.autograd import bump_version
-from tinygrad_bp.tensor import Tensor
+from tinygrad_bp.engine import bump_version
+from tinygrad_bp.engine.tensor import Tensor
 
 __all__ = [
     "calculate_gain",

@@ -8,8 +8,8 @@ from collections.abc import Iterable
 
 import numpy as np
 
-from tinygrad_bp.autograd import bump_version
-from tinygrad_bp.tensor import Tensor
+from tinygrad_bp.engine import bump_version
+from tinygrad_bp.engine.tensor import Tensor
 
 __all__ = ["clip_grad_norm_", "clip_grad_value_"]
 

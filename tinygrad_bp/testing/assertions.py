@@ -10,9 +10,8 @@ from typing import Any
 
 import numpy as np
 
-from tinygrad_bp.autograd import grad
+from tinygrad_bp.engine import Tensor, from_numpy, grad
 from tinygrad_bp.gradcheck import GradcheckError, gradcheck, gradgradcheck
-from tinygrad_bp.tensor import Tensor, from_numpy
 
 __all__ = ["assert_gradients_match", "assert_matches_numpy", "assert_second_order_match"]
 

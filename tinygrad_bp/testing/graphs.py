@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 import tinygrad_bp as tg
-from tinygrad_bp.tensor import Tensor
+from tinygrad_bp.engine.tensor import Tensor
 from tinygrad_bp.testing.strategies import Shape, arrays, shapes
 
 __all__ = ["GRAPH_OPS", "Graph", "graphs"]

@@ -15,7 +15,7 @@ import numpy.typing as npt
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from tinygrad_bp.tensor import Tensor
+from tinygrad_bp.engine.tensor import Tensor
 
 __all__ = [
     "DOMAINS",

@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from tinygrad_bp.tensor import Tensor
+from tinygrad_bp.engine.tensor import Tensor
 
 MAX_PERIOD = 8
 MIN_REPS = 3
@@ -66,7 +66,7 @@ def _pattern(n: Any) -> str:
 
 def _signature(n: Any, pattern: str) -> tuple[Any, ...]:
     scope = type(n.scope).__name__ if n.scope is not None else ""
-    return (type(n), kwargs_key(n.kwargs), pattern, n.oshape, n.odtype, scope)
+    return (type(n), kwargs_key(n.kwargs), pattern, n.out_shape, n.out_dtype, scope)
 
 
 def _chains(order: Sequence[Any], consumers: dict[int, int], roots: set[int]) -> list[list[Any]]:

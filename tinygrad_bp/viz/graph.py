@@ -2,7 +2,7 @@
 
 One drawn node per Function (op and output merged): the engine keeps exactly one output per
 node and does not keep intermediate tensors, so a separate tensor node would only repeat
-``node.oshape``. Merging halves the node count (dot's layout time grows faster than linearly)
+``node.out_shape``. Merging halves the node count (dot's layout time grows faster than linearly)
 and puts the gradient colour on the op that produced the value. Leaves are separate nodes;
 so are constant inputs that are arrays (the batch, the labels). Labels live in ``viz.nodes``.
 """
@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from tinygrad_bp.tensor import Tensor
+from tinygrad_bp.engine.tensor import Tensor
 from tinygrad_bp.viz import internals as I
 from tinygrad_bp.viz import style as S
 from tinygrad_bp.viz.collapse import Run, make_plan

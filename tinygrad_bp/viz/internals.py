@@ -15,8 +15,8 @@ from typing import Any
 
 import numpy as np
 
-from tinygrad_bp.autograd import no_grad, sum_to, toposort
-from tinygrad_bp.tensor import Tensor
+from tinygrad_bp.engine import no_grad, sum_to, toposort
+from tinygrad_bp.engine.tensor import Tensor
 
 __all__ = [
     "const_arg",
@@ -67,12 +67,12 @@ def op_name(n: Any) -> str:
 
 def out_shape(n: Any) -> tuple[int, ...]:
     """The shape of what a node (or leaf) produced."""
-    return tuple(n.shape) if is_leaf(n) else tuple(n.oshape)
+    return tuple(n.shape) if is_leaf(n) else tuple(n.out_shape)
 
 
 def out_dtype(n: Any) -> np.dtype:
     """The dtype of what a node (or leaf) produced."""
-    return np.dtype(n.dtype if is_leaf(n) else n.odtype)
+    return np.dtype(n.dtype if is_leaf(n) else n.out_dtype)
 
 
 def kwargs(n: Any) -> dict[str, Any]:
@@ -105,8 +105,8 @@ def saved_args(n: Any) -> list[Any]:
     inputs that are nodes are usually UNKNOWN here: their value is the parent's output."""
     ps = parents(n)
     args: list[Any] = [UNKNOWN] * len(ps)
-    inputs, src = n.inputs, n.src
-    cross = type(n).save_inputs == "cross"
+    inputs, src = n.inputs, n.input_tensors
+    some = callable(type(n).save_inputs)
     for i in range(len(ps)):
         if inputs is not None and i < len(inputs):
             a = inputs[i]
@@ -114,8 +114,8 @@ def saved_args(n: Any) -> list[Any]:
             a = src[i].data if isinstance(src[i], Tensor) else src[i]
         else:
             continue
-        if a is None and cross:
-            continue  # "cross" keeps only what backward needs: None means not kept
+        if a is None and some:
+            continue  # the op keeps only the inputs backward needs: None means not kept
         args[i] = a
     return args
 
@@ -141,7 +141,7 @@ def retained_name(n: Any) -> str | None:
 
 def stale_inputs(n: Any) -> bool:
     """True when an input the node saved was modified in place after the op ran."""
-    src = n.src if not is_leaf(n) else None
+    src = n.input_tensors if not is_leaf(n) else None
     if not src:
         return False
     return any(isinstance(t, Tensor) and t._version > n.stamp for t in src)

@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from tinygrad_bp.tensor import Tensor
+from tinygrad_bp.engine.tensor import Tensor
 from tinygrad_bp.viz import internals as I
 from tinygrad_bp.viz import style as S
 from tinygrad_bp.viz import text as T
@@ -95,12 +95,13 @@ class NodesMixin:
         head = T.op_header(n, [None if a is I.UNKNOWN else a for a in args], drawn)
         if k in self.names:
             head = f"<B>{S.esc(self.names[k])}</B> = {head}"
-        rows = self._rows(k, n.oshape, n.odtype)
+        rows = self._rows(k, n.out_shape, n.out_dtype)
         if self.show_saved:
             rows.append(S.esc(T.saved_text(n)))
         op = type(n).__name__
         where = id(n.scope) if n.scope is not None and id(n.scope) in self.mods.obj else None
-        tip = f"{op} {kwargs_key(n.kwargs)} -> {T.fmt_shape(n.oshape)} {T.fmt_dtype(n.odtype)}"
+        shape, dtype = T.fmt_shape(n.out_shape), T.fmt_dtype(n.out_dtype)
+        tip = f"{op} {kwargs_key(n.kwargs)} -> {shape} {dtype}"
         if where is not None:
             tip += f" in {self.mods.label(where)}"
         attrs = _op_box(S.table(head, rows, ink), fill, tip, f"op {op}")
@@ -159,7 +160,7 @@ class NodesMixin:
         else:
             pattern = "(" + " → ".join(ops) + ")"
         head = f"<B>{S.esc(pattern)} {S.TIMES} {r.reps:,}</B>"
-        rows = [f"→ {T.fmt_shape(last.oshape)} {T.fmt_dtype(last.odtype)}"]
+        rows = [f"→ {T.fmt_shape(last.out_shape)} {T.fmt_dtype(last.out_dtype)}"]
         if r.hidden:
             rows.append(f"{len(r.hidden):,} leaves inside")
         ks = [id(n.scope) if id(n.scope) in self.mods.obj else None for n in r.members]

@@ -11,8 +11,8 @@ from typing import Any
 
 import numpy as np
 
-from tinygrad_bp.autograd import Function, register_hook, toposort
-from tinygrad_bp.tensor import Tensor
+from tinygrad_bp.engine import Function, register_hook, toposort
+from tinygrad_bp.engine.tensor import Tensor
 
 __all__ = ["GradCapture", "GradStats", "capture_grads", "grad_stats", "named_tensors"]
 

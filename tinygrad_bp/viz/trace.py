@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from tinygrad_bp.tensor import Tensor
+from tinygrad_bp.engine.tensor import Tensor
 from tinygrad_bp.viz import internals as I
 from tinygrad_bp.viz.stats import named_tensors
 from tinygrad_bp.viz.text import fmt_array

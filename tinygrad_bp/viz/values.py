@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from tinygrad_bp.tensor import Tensor
+from tinygrad_bp.engine.tensor import Tensor
 from tinygrad_bp.viz import internals as I
 
 __all__ = ["input_values", "name_map", "node_values"]

@@ -1,0 +1,304 @@
+"""The chain-rule walk: ``backward`` and ``grad``.
+
+A graph is made of nodes (``Function`` instances, one per recorded op) and leaf Tensors.
+``run_backward`` states the algorithm: give the root its gradient; then, newest node
+first, take a node's summed gradient, call its ``backward`` to get one gradient per input,
+bring each to its input's shape (undoing broadcasting) and add it to what that input has
+received; finally store each leaf's total in ``.grad``. Everything else a node may need
+(hooks, retain_grad, tg.grad's capture, create_graph, in-place checks, anomaly mode) is one
+call into its own module.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from heapq import heappop, heappush
+from typing import Any
+
+import numpy as np
+
+from tinygrad_bp.engine import higher_order, hooks, versions
+from tinygrad_bp.engine.function import Function
+from tinygrad_bp.engine.grad_mode import _state, set_grad_enabled
+from tinygrad_bp.engine.ops import Clone, reduce_sum
+from tinygrad_bp.engine.tensor import Tensor, _make
+
+__all__ = ["backward", "grad", "run_backward", "sum_to", "toposort"]
+
+
+def run_backward(
+    roots: Sequence[Tensor],
+    root_grads: Sequence[Any],
+    retain_graph: bool,
+    create_graph: bool,
+    inputs: Sequence[Tensor] | None = None,
+) -> dict[int, Any] | None:
+    """Walk the graph from ``roots`` once, applying the chain rule node by node.
+
+    Order: nodes are numbered as they are created, always after their inputs, so taking the
+    waiting node with the highest number runs each node once, after every consumer has
+    added its gradient: a topological order without a separate sort.
+
+    With ``inputs`` None, gradients accumulate into ``.grad`` of leaves (and of tensors that
+    called ``retain_grad``). Otherwise only the part of the graph leading to ``inputs`` runs,
+    and their gradients are returned by the id of their node (or leaf).
+    """
+    targets = None if inputs is None else hooks.GradTargets([r._ctx or r for r in roots], inputs)
+    grads: dict[int, Any] = {}  # id(node or leaf) -> the gradient it has received so far
+    made_here: set[int] = set()  # ids whose gradient array the walk made (no copy to keep)
+    waiting: list[tuple[int, Function]] = []  # a heap of (-seq, node): the newest first
+    leaves: dict[int, Tensor] = {}
+
+    def receive(node: Any, g: Any, new_array: bool) -> None:
+        key = id(node)
+        if key in grads:  # one more consumer's share: add it (out of place)
+            grads[key] = _as_array(grads[key] + g)
+            made_here.add(key)
+            return
+        grads[key] = g
+        if new_array:
+            made_here.add(key)
+        if type(node) is Tensor:
+            leaves[key] = node
+        else:
+            heappush(waiting, (-node.seq, node))
+
+    for root, g in zip(roots, root_grads):
+        if targets is None or targets.reaches(root._ctx or root):
+            receive(root._ctx or root, g, True)
+    with set_grad_enabled(create_graph):
+        while waiting:
+            node = heappop(waiting)[1]
+            g = grads.pop(id(node))
+            if node.hooks or node.retained is not None or targets is not None:
+                g = hooks.before_backward(node, g, create_graph, targets)
+                if g is None:  # tg.grad: nothing it asked for lies below this node
+                    continue
+            if node.released:
+                raise _released_error(node)
+            if node.stamp != versions.clock[0]:  # something changed in place since it ran
+                versions.check_versions(node)
+            for parent, gp in zip(node.parents, _call_backward(node, g, create_graph)):
+                if parent is None or gp is None:  # no gradient wanted, or none given
+                    continue
+                if targets is None or targets.reaches(parent):
+                    fitted = _fit(gp, parent, node, create_graph)
+                    receive(parent, fitted, fitted is not gp or type(node).grads_are_new)
+            if not retain_graph:
+                _release(node)
+        for key, leaf in leaves.items():
+            hooks.finish_leaf(leaf, grads.pop(key), key in made_here, create_graph, targets)
+    return None if targets is None else targets.captured
+
+
+def _call_backward(node: Function, g: Any, create_graph: bool) -> tuple[Any, ...]:
+    """The node's backward, as one gradient per input."""
+    fn = type(node)
+    gs = higher_order.graph_backward(fn, node, g) if create_graph else fn.backward(node, g)
+    if type(gs) is not tuple:
+        gs = (gs,)
+    if len(gs) != len(node.parents):
+        n_in = len(node.parents)
+        raise RuntimeError(
+            f"{fn.__name__}.backward returned {len(gs)} gradient{'s' * (len(gs) != 1)} "
+            f"for {n_in} input{'s' * (n_in != 1)}"
+        )
+    if _state._anomaly:
+        from tinygrad_bp.engine.anomaly import check_backward
+
+        check_backward(node, gs)
+    return gs
+
+
+def _fit(gp: Any, parent: Any, node: Function, create_graph: bool) -> Any:
+    """A gradient brought to its input's shape (undoing broadcasting) and dtype; a new
+    array whenever it differs from ``gp``."""
+    if create_graph:
+        gp = higher_order.as_graph_grad(gp, node)
+    elif type(gp) is not np.ndarray:
+        gp = np.asarray(gp.data if isinstance(gp, Tensor) else gp)
+    if type(parent) is Tensor:
+        shape, dtype = parent.data.shape, parent.data.dtype
+    else:
+        shape, dtype = parent.out_shape, parent.out_dtype
+    if gp.shape != shape:
+        reduced = sum_to(gp, shape)
+        if reduced.shape != shape:
+            raise RuntimeError(
+                f"{type(node).__name__}.backward returned a gradient of shape {gp.shape} for "
+                f"an input of shape {shape}; it must have the input's shape (or the output's, "
+                "when the forward broadcast the input)"
+            )
+        gp = reduced
+    if gp.dtype != dtype:
+        gp = gp.astype(dtype)
+    return gp
+
+
+def _as_array(a: Any) -> Any:
+    return np.asarray(a) if isinstance(a, np.generic) else a  # 0-d sums come back as scalars
+
+
+def _release(node: Function) -> None:
+    """Free what the node saved (its structure stays, so a second walk can say why not)."""
+    node.inputs = node.input_tensors = node.out = node.out_counter = None
+    if node.saved_tensors:
+        node.saved_tensors = None
+    for name in type(node).saved_attrs:
+        setattr(node, name, None)
+    node.released = True
+
+
+def _released_error(node: Function) -> RuntimeError:
+    return RuntimeError(
+        f"{type(node).__name__}: trying to backward through the graph a second time, but its "
+        "saved values were released by the first backward(). Pass retain_graph=True to the "
+        "first backward() (or tg.grad) to walk the same graph more than once."
+    )
+
+
+def sum_to(g: Any, shape: tuple[int, ...]) -> Any:
+    """Undo numpy broadcasting: sum ``g`` down to ``shape`` (Tensor ops stay differentiable).
+    Only sums what broadcasting added; any other shape comes back unchanged for the caller
+    to reject (a scalar is never spread over an input)."""
+    lead = g.ndim - len(shape)
+    if lead < 0:  # fewer dims than the input: not a broadcast result (the walk raises)
+        return g
+    axes = tuple(range(lead)) + tuple(
+        lead + i for i, n in enumerate(shape) if n == 1 and g.shape[lead + i] != 1
+    )
+    if not axes:
+        return g
+    if isinstance(g, Tensor):
+        return g.sum(axis=axes, keepdims=True).reshape(shape)
+    return reduce_sum(g, axes, keepdims=True).reshape(shape)  # float32: not naively summed
+
+
+def toposort(roots: Iterable[Any]) -> list[Any]:
+    """Nodes and leaf Tensors reachable from ``roots`` (nodes or leaves), each before its
+    inputs (for drawings and ``tg.grad``; the walk orders by creation number instead).
+    Explicit stack: no recursion limit; a node is marked visited when it is expanded, not
+    when it is pushed."""
+    order: list[Any] = []
+    visited: set[int] = set()
+    stack: list[tuple[Any, bool]] = [(r, False) for r in roots]
+    while stack:
+        n, expanded = stack.pop()
+        if expanded:
+            order.append(n)
+            continue
+        if id(n) in visited:
+            continue
+        visited.add(id(n))
+        stack.append((n, True))
+        if type(n) is not Tensor:
+            stack.extend((p, False) for p in n.parents if p is not None and id(p) not in visited)
+    order.reverse()
+    return order
+
+
+# --------------------------------------------------------------------------- entry points
+def backward(
+    t: Tensor, grad: Any = None, retain_graph: bool = False, create_graph: bool = False
+) -> None:
+    """Accumulate d(t)/d(leaf) into every leaf's ``.grad`` (see ``Tensor.backward``)."""
+    _check_root(t, 0, "backward")
+    g = _root_grad(t, grad, create_graph, "backward")
+    run_backward((t,), (g,), retain_graph, create_graph)
+
+
+def grad(
+    outputs: Tensor | Sequence[Tensor],
+    inputs: Tensor | Sequence[Tensor],
+    grad_outputs: Any = None,
+    retain_graph: bool | None = None,
+    create_graph: bool = False,
+    allow_unused: bool = False,
+) -> tuple[Tensor | None, ...]:
+    """Gradients of ``outputs`` with respect to ``inputs``, returned as a tuple; ``.grad``
+    attributes are left alone.
+
+    Args:
+        outputs: a Tensor or sequence of Tensors to differentiate.
+        inputs: the Tensors (leaves or intermediates) to differentiate with respect to.
+        grad_outputs: upstream gradients, one per output (None for one-element outputs).
+        retain_graph: keep saved values for another walk; defaults to ``create_graph``.
+        create_graph: record the backward pass so the results can be differentiated again.
+        allow_unused: return None for an input the outputs do not depend on instead of raising.
+    """
+    outs = (outputs,) if isinstance(outputs, Tensor) else tuple(outputs)
+    ins = (inputs,) if isinstance(inputs, Tensor) else tuple(inputs)
+    if grad_outputs is None or isinstance(
+        grad_outputs, (Tensor, np.ndarray, np.generic, int, float)
+    ):
+        gos = (grad_outputs,) * len(outs) if grad_outputs is None else (grad_outputs,)
+    else:
+        gos = tuple(grad_outputs)
+    if len(gos) != len(outs):
+        raise ValueError(f"grad: got {len(gos)} grad_outputs for {len(outs)} outputs")
+    for i, t in enumerate(ins):
+        if not isinstance(t, Tensor) or not t.requires_grad:
+            raise RuntimeError(f"grad: input {i} does not require grad; nothing to differentiate")
+    for i, t in enumerate(outs):
+        _check_root(t, i, "grad")
+    root_grads = [_root_grad(t, g, create_graph, "grad") for t, g in zip(outs, gos)]
+    if retain_graph is None:
+        retain_graph = create_graph
+    captured = run_backward(outs, root_grads, retain_graph, create_graph, inputs=ins)
+    assert captured is not None
+    result: list[Tensor | None] = []
+    for i, t in enumerate(ins):
+        g = captured.get(id(t._ctx or t))
+        if g is None:
+            if not allow_unused:
+                raise RuntimeError(
+                    f"grad: input {i} (shape {t.shape}) was not used to compute the outputs; "
+                    "pass allow_unused=True to get None for it"
+                )
+            result.append(None)
+        elif isinstance(g, Tensor):  # its own memory: results never alias each other
+            if g.requires_grad:
+                with set_grad_enabled(True):
+                    result.append(Clone.apply(g))
+            else:
+                result.append(_make(g.data.copy(), False))
+        else:
+            result.append(_make(np.array(g, dtype=t.data.dtype), False))
+    return tuple(result)
+
+
+def _root_grad(t: Tensor, g: Any, create_graph: bool, where: str) -> Any:
+    """The gradient the walk starts from: ones for a one-element output, or a copy of the
+    caller's (the walk may keep it as a ``.grad``; the caller's array must stay theirs)."""
+    if g is None:
+        d = t.data
+        if d.size != 1:
+            raise RuntimeError(
+                f"{where}: the output has shape {t.shape}; a gradient can be created implicitly "
+                "only for a one-element output. Pass grad= (an array of the output's shape), "
+                "or reduce the output first (e.g. loss.sum() or loss.mean())."
+            )
+        arr = np.ones(d.shape, dtype=d.dtype)
+        return _make(arr, False) if create_graph else arr
+    if isinstance(g, Tensor):
+        gt = g
+    else:
+        gt = _make(np.array(g, dtype=t.data.dtype), False)
+    if gt.shape != t.shape:
+        raise ValueError(
+            f"{where}: grad has shape {gt.shape} but the output has shape {t.shape}; "
+            "pass a gradient of the output's shape"
+        )
+    if create_graph:
+        return gt
+    return np.array(gt.data, dtype=t.data.dtype)
+
+
+def _check_root(t: Tensor, i: int, where: str) -> None:
+    if not isinstance(t, Tensor):
+        raise TypeError(f"{where}: output {i} is a {type(t).__name__}, expected a Tensor")
+    if not t.requires_grad:
+        raise RuntimeError(
+            f"{where}: output {i} (shape {t.shape}) does not require grad and has no grad_fn: "
+            "no input of the computation has requires_grad=True, or it ran under no_grad()"
+        )
