@@ -175,7 +175,7 @@ def strongly_connected(nodes: list[str], succ: dict[str, set[str]]) -> list[list
 
 
 def parse_groups(specs: list[str], package: str) -> dict[str, list[str]]:
-    """``["engine=tensor,ops", "viz"]`` -> ``{"engine": ["pkg.tensor", "pkg.ops"], "viz": [...]}``."""
+    """``["engine=tensor,ops", "viz"]`` -> ``{"engine": ["pkg.tensor", "pkg.ops"], "viz": ...}``."""
     groups = {}
     for spec in specs:
         label, _, members = spec.partition("=")
