@@ -32,10 +32,7 @@ __all__ = [
     "load_mnist",
 ]
 
-
 FASHION_MNIST_DIR = Path("/usr/share/datasets/fashion-mnist")  # Debian's dataset-fashion-mnist
-
-
 FASHION_MNIST_CLASSES = (
     "T-shirt/top",
     "Trouser",
@@ -48,18 +45,12 @@ FASHION_MNIST_CLASSES = (
     "Bag",
     "Ankle boot",
 )
-
-
 DIGIT_CLASSES = tuple(str(i) for i in range(10))
-
-
 MNIST_MIRRORS = (
     "https://ossci-datasets.s3.amazonaws.com/mnist/",
     "https://storage.googleapis.com/cvdf-datasets/mnist/",
     "http://yann.lecun.com/exdb/mnist/",
 )
-
-
 # SHA-256 of the original gzip files, as published with TFDS and Keras
 MNIST_SHA256 = {
     "train-images-idx3-ubyte.gz": (
@@ -71,8 +62,6 @@ MNIST_SHA256 = {
     "t10k-images-idx3-ubyte.gz": "8d422c7b0a1c1c79245a5bcf07fe86e33eeafee792b84584aec276f5a2dbc4e6",
     "t10k-labels-idx1-ubyte.gz": "f7ae60f92e00ec6debd23a6088c31dbd2371eca3ffa0defaefb259924204aec6",
 }
-
-
 _IDX_FILES = (
     "train-images-idx3-ubyte",
     "train-labels-idx1-ubyte",

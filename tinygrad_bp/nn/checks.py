@@ -12,7 +12,6 @@ from tinygrad_bp.tensor import Tensor
 
 __all__ = ["REDUCTIONS", "as_tensor", "check_reduction", "float_input", "reduce_loss"]
 
-
 REDUCTIONS = ("mean", "sum", "none")
 
 

@@ -34,7 +34,6 @@ __all__ = [
     "nll_loss",
 ]
 
-
 _MAX, _SUM = np.maximum.reduce, np.add.reduce
 
 
@@ -60,8 +59,6 @@ _PROBABILITIES_MESSAGE = (
     "itself; softmax twice trains worse. Remove the final Softmax (e.g. from the Sequential), "
     "or pass log-probabilities to nll_loss"
 )
-
-
 _tuple_new = tuple.__new__  # Targets(...) without the namedtuple's Python-level __new__
 
 

@@ -33,7 +33,6 @@ __all__ = [
     "activation",
 ]
 
-
 _INIT_FUNCTIONS: dict[str, Callable[..., Tensor]] = {
     "xavier_uniform": init.xavier_uniform_,
     "xavier_normal": init.xavier_normal_,

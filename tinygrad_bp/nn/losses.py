@@ -22,7 +22,6 @@ __all__ = [
     "mse_loss",
 ]
 
-
 _BCE_EPS = float(np.float32(1e-12))  # PyTorch's clamp of p (1 - p), a C float
 
 
