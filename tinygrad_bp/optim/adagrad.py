@@ -57,13 +57,13 @@ class Adagrad(Optimizer):
             g = -g
         if group["weight_decay"]:
             g = g + group["weight_decay"] * data
-        st = self.state.get(p)
-        if st is None:
+        param_state = self.state.get(p)
+        if param_state is None:
             start = group["initial_accumulator_value"]
-            st = self.state[p] = {"step": 0, "sum": np.full_like(data, start)}
-        st["step"] += 1
-        lr_t = group["lr"] / (1.0 + (st["step"] - 1) * group["lr_decay"])
-        total = st["sum"]
+            param_state = self.state[p] = {"step": 0, "sum": np.full_like(data, start)}
+        param_state["step"] += 1
+        lr_t = group["lr"] / (1.0 + (param_state["step"] - 1) * group["lr_decay"])
+        total = param_state["sum"]
         total += g * g
         denom = np.sqrt(total)
         denom += group["eps"]

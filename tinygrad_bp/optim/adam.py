@@ -70,31 +70,31 @@ class Adam(Optimizer):
                 np.multiply(p.data, 1.0 - lr * wd, out=p.data)
             else:
                 g = g + wd * p.data
-        st = self.state.get(p)
-        if st is None:
-            st = self.state[p] = {
+        param_state = self.state.get(p)
+        if param_state is None:
+            param_state = self.state[p] = {
                 "step": 0,
                 "exp_avg": np.zeros_like(p.data),
                 "exp_avg_sq": np.zeros_like(p.data),
             }
             if group["amsgrad"]:
-                st["max_exp_avg_sq"] = np.zeros_like(p.data)
-        st["step"] += 1
-        t = st["step"]
-        m, v = st["exp_avg"], st["exp_avg_sq"]
+                param_state["max_exp_avg_sq"] = np.zeros_like(p.data)
+        param_state["step"] += 1
+        t = param_state["step"]
+        m, v = param_state["exp_avg"], param_state["exp_avg_sq"]
         m += (1.0 - b1) * (g - m)  # torch's lerp_(g, 1 - beta1)
         np.multiply(v, b2, out=v)
         v += (1.0 - b2) * (g * g)
         step_size = lr / (1.0 - b1**t)
-        bc2_sqrt = math.sqrt(1.0 - b2**t)
+        sqrt_bias_correction2 = math.sqrt(1.0 - b2**t)
         if group["amsgrad"]:
-            vmax = st.get("max_exp_avg_sq")
-            if vmax is None:  # amsgrad switched on after loading an old state
-                vmax = st["max_exp_avg_sq"] = np.zeros_like(p.data)
-            np.maximum(vmax, v, out=vmax)
-            v = vmax
+            v_max = param_state.get("max_exp_avg_sq")
+            if v_max is None:  # amsgrad switched on after loading an old state
+                v_max = param_state["max_exp_avg_sq"] = np.zeros_like(p.data)
+            np.maximum(v_max, v, out=v_max)
+            v = v_max
         denom = np.sqrt(v)
-        denom /= bc2_sqrt
+        denom /= sqrt_bias_correction2
         denom += eps
         p.data -= step_size * (m / denom)
 

@@ -102,13 +102,13 @@ class Optimizer:
         # no_grad, written out: inside a training step every distinct Python function costs
         # about a microsecond, as the BLAS calls around it evict it from the caches
         # (benchmarks/README.md), and no_grad's __init__/__enter__/__exit__ are three
-        st = _state
-        prev, st.grad_enabled = st.grad_enabled, False
+        mode = _state
+        prev, mode.grad_enabled = mode.grad_enabled, False
         try:
             for group in self.param_groups:
                 self._update_group(group)
         finally:
-            st.grad_enabled = prev
+            mode.grad_enabled = prev
         return loss
 
     def _update_group(self, group: dict[str, Any]) -> None:

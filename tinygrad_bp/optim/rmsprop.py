@@ -62,26 +62,26 @@ class RMSprop(Optimizer):
             g = -g
         if wd:
             g = g + wd * data
-        st = self.state.get(p)
-        if st is None:
-            st = self.state[p] = {"step": 0, "square_avg": np.zeros_like(data)}
-        st["step"] += 1
-        v = st["square_avg"]
+        param_state = self.state.get(p)
+        if param_state is None:
+            param_state = self.state[p] = {"step": 0, "square_avg": np.zeros_like(data)}
+        param_state["step"] += 1
+        v = param_state["square_avg"]
         np.multiply(v, alpha, out=v)
         v += (1.0 - alpha) * (g * g)
         if group["centered"]:
-            g_avg = st.get("grad_avg")
+            g_avg = param_state.get("grad_avg")
             if g_avg is None:
-                g_avg = st["grad_avg"] = np.zeros_like(data)
+                g_avg = param_state["grad_avg"] = np.zeros_like(data)
             g_avg += (1.0 - alpha) * (g - g_avg)  # torch's lerp_(g, 1 - alpha)
             denom = np.sqrt(v - g_avg * g_avg)
         else:
             denom = np.sqrt(v)
         denom += eps
         if momentum > 0:
-            buf = st.get("momentum_buffer")
+            buf = param_state.get("momentum_buffer")
             if buf is None:
-                buf = st["momentum_buffer"] = np.zeros_like(data)
+                buf = param_state["momentum_buffer"] = np.zeros_like(data)
             np.multiply(buf, momentum, out=buf)
             buf += g / denom
             data -= lr * buf

@@ -61,41 +61,41 @@ class SGD(Optimizer):
         lr, wd, m, damp = group["lr"], group["weight_decay"], group["momentum"], group["dampening"]
         nesterov, maximize = group["nesterov"], group["maximize"]
         state = self.state
-        dt = None
+        dtype = None
         updated = []
         for p in group["params"]:
-            gt = p.grad
-            if gt is None:
+            grad = p.grad
+            if grad is None:
                 continue
-            g, data = gt.data, p.data
-            if data.dtype is not dt:  # the options as cached 0-d arrays of the parameter's
-                dt = data.dtype  # dtype: the same numbers numpy would make of the floats,
-                key = (dt, lr, m)  # combined with arrays faster (a dict hit, not const_of)
+            g, data = grad.data, p.data
+            if data.dtype is not dtype:  # the options as cached 0-d arrays of the parameter's
+                dtype = data.dtype  # dtype: the same numbers numpy would make of the floats,
+                key = (dtype, lr, m)  # combined with arrays faster (a dict hit, not const_of)
                 consts = self._consts.get(key)
                 if consts is None:
                     if len(self._consts) > 64:  # (a schedule changes lr every step)
                         self._consts.clear()
-                    consts = self._consts[key] = (const_of(lr, dt), const_of(m, dt))
-                c_lr, c_m = consts
+                    consts = self._consts[key] = (const_of(lr, dtype), const_of(m, dtype))
+                lr_array, m_array = consts
             if maximize:
                 g = -g
             if wd:
                 g = g + wd * data
             if m:
-                st = state.get(p)
-                buf = None if st is None else st.get("momentum_buffer")
+                param_state = state.get(p)
+                buf = None if param_state is None else param_state.get("momentum_buffer")
                 if buf is None:
                     buf = np.array(g, dtype=data.dtype, copy=True)  # the first g, undamped
                     state.setdefault(p, {})["momentum_buffer"] = buf
                 else:
-                    np.multiply(buf, c_m, out=buf)
+                    np.multiply(buf, m_array, out=buf)
                     if damp:
                         buf += (1.0 - damp) * g
                     else:
                         np.add(buf, g, out=buf)
                 g = g + m * buf if nesterov else buf
             if lr:
-                data -= c_lr * g
+                data -= lr_array * g
             updated.append(p)
         # one tick for the group, taken after the last write: an op that another thread
         # records while the data changes has an earlier stamp, and its backward refuses
