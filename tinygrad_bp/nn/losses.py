@@ -54,16 +54,17 @@ def _maximum(a: Any, b: float) -> Any:
     return a.maximum(b) if isinstance(a, Tensor) else np.maximum(a, b)
 
 
-def _same_shape(x: Tensor, t: Any, fn: str) -> Tensor:
-    tt = as_tensor(t, fn, "target", like=x)
-    if tt.shape != x.shape:
+def _target_like_input(x: Tensor, t: Any, fn: str) -> Tensor:
+    """``t`` as a Tensor of ``x``'s shape (checked, never broadcast) and float dtype."""
+    target = as_tensor(t, fn, "target", like=x)
+    if target.shape != x.shape:
         raise ValueError(
-            f"{fn}: target shape {tt.shape} differs from input shape {x.shape}; they must match "
-            "(broadcasting a target is usually a bug: reshape one of them)"
+            f"{fn}: target shape {target.shape} differs from input shape {x.shape}; they must "
+            "match (broadcasting a target is usually a bug: reshape one of them)"
         )
-    if tt.dtype.kind != "f":
-        tt = Tensor(tt.data.astype(x.dtype))
-    return tt
+    if target.dtype.kind != "f":
+        target = Tensor(target.data.astype(x.dtype))
+    return target
 
 
 def _weighted(loss: Tensor, weight: Any, fn: str, reduction: str) -> Tensor:
@@ -85,7 +86,7 @@ def mse_loss(input: Any, target: Any, reduction: str = "mean") -> Tensor:
     """Mean squared error (x - t)^2, reduced."""
     x = float_input(input, "mse_loss", like=target)
     check_reduction(reduction, "mse_loss")
-    d = x - _same_shape(x, target, "mse_loss")
+    d = x - _target_like_input(x, target, "mse_loss")
     return reduce_loss(d * d, reduction)
 
 
@@ -120,7 +121,7 @@ def binary_cross_entropy(
     fn = "binary_cross_entropy"
     p = float_input(input, fn, like=target)
     check_reduction(reduction, fn)
-    y = _same_shape(p, target, fn)
+    y = _target_like_input(p, target, fn)
     if p.size and (p.data.min() < 0 or p.data.max() > 1):
         raise ValueError(
             f"{fn}: input must hold probabilities in [0, 1], found values in "
@@ -171,7 +172,7 @@ def binary_cross_entropy_with_logits(
     fn = "binary_cross_entropy_with_logits"
     x = float_input(input, fn, like=target)
     check_reduction(reduction, fn)
-    y = _same_shape(x, target, fn)
+    y = _target_like_input(x, target, fn)
     pw = None
     if pos_weight is not None:
         pw = as_tensor(pos_weight, fn, "pos_weight", like=x)

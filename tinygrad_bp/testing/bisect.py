@@ -112,9 +112,9 @@ def find_bad_gradient(
         if isinstance(bad, str):
             skipped.append(f"op {pos} {I.op_name(n)} ({bad})")
         elif bad is not None:
-            i, el, num, ana, shapes, oshape = bad
+            i, el, num, ana, shapes, out_shape = bad
             return BadGradient(
-                I.op_name(n), pos, len(ops), i, shapes, oshape, el, num, ana,
+                I.op_name(n), pos, len(ops), i, shapes, out_shape, el, num, ana,
                 I.creation_site(n), I.rule(n), n, tuple(skipped),
             )  # fmt: skip
     return None

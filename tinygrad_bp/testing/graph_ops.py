@@ -92,6 +92,8 @@ def _where_mask(ss: Sequence[Shape]) -> st.SearchStrategy[np.ndarray]:
 
 _SCALES = (-2.0, -0.5, 0.5, 3.0)
 # The op set, roughly simplest first (hypothesis shrinks a choice towards the first entry).
+# In the lambdas: `a` the argument Tensors and `p` the drawn parameter (apply); `ss` the
+# arguments' shapes and `bs` their magnitude bounds (check).
 GRAPH_OPS: dict[str, GraphOp] = {
     op.name: op
     for op in [
