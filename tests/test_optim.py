@@ -1,5 +1,5 @@
-"""optim: SGD/Adam/AdamW update rules against hand-computed values, parameter groups,
-validation, in-place float32 updates, state dicts and resuming, learning-rate schedules."""
+"""optim: SGD/Adam/AdamW/RMSprop/Adagrad update rules against hand-computed values, parameter
+groups, validation, in-place float32 updates, state dicts and resuming, learning-rate schedules."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import pytest
 
 import tinygrad_bp as tg
 from tinygrad_bp import optim
-from tinygrad_bp.optim import SGD, Adam, AdamW
+from tinygrad_bp.optim import SGD, Adagrad, Adam, AdamW, RMSprop
 from tinygrad_bp.optim import lr_scheduler as sched
 
 
@@ -106,6 +106,80 @@ def test_adam_rejects_invalid_hyperparameters(kwargs, match):
         Adam([_param([1.0])], **kwargs)
 
 
+@pytest.mark.parametrize(
+    ("make", "match"),
+    [
+        (lambda ps: RMSprop(ps, lr=-0.1), "learning rate"),
+        (lambda ps: RMSprop(ps, alpha=-0.5), "alpha"),
+        (lambda ps: RMSprop(ps, eps=-1e-8), "eps"),
+        (lambda ps: RMSprop(ps, weight_decay=-0.1), "weight_decay"),
+        (lambda ps: RMSprop(ps, momentum=-0.9), "momentum"),
+        (lambda ps: Adagrad(ps, lr=-0.1), "learning rate"),
+        (lambda ps: Adagrad(ps, lr_decay=-0.1), "lr_decay"),
+        (lambda ps: Adagrad(ps, weight_decay=-0.1), "weight_decay"),
+        (lambda ps: Adagrad(ps, initial_accumulator_value=-1), "initial_accumulator_value"),
+        (lambda ps: Adagrad(ps, eps=-1e-10), "eps"),
+    ],
+)
+def test_rmsprop_and_adagrad_reject_invalid_hyperparameters(make, match):
+    with pytest.raises(ValueError, match=match):
+        make([_param([1.0])])
+
+
+def test_rmsprop_two_steps_by_hand():
+    p = _param([1.0])
+    opt = RMSprop([p], lr=0.1, alpha=0.5, eps=0.0)
+    _set_grad(p, [2.0])
+    opt.step()  # v = 0.5 * 0 + 0.5 * 2^2 = 2
+    assert p.item() == pytest.approx(1 - 0.1 * 2 / math.sqrt(2), rel=1e-15)
+    _set_grad(p, [1.0])
+    opt.step()  # v = 0.5 * 2 + 0.5 * 1^2 = 1.5
+    assert p.item() == pytest.approx(1 - 0.1 * math.sqrt(2) - 0.1 / math.sqrt(1.5), rel=1e-15)
+    assert opt.state[p]["step"] == 2 and opt.state[p]["square_avg"][0] == 1.5
+
+
+def test_rmsprop_centered_with_momentum_and_maximize_two_steps_by_hand():
+    p = _param([1.0])
+    opt = RMSprop([p], lr=0.1, alpha=0.5, eps=0.0, momentum=0.5, centered=True)
+    _set_grad(p, [2.0])
+    opt.step()  # v = 2, g_avg = 1, v - g_avg^2 = 1, buf = 2 / 1 = 2
+    assert p.item() == pytest.approx(0.8, rel=1e-15)
+    _set_grad(p, [1.0])
+    opt.step()  # v = 1.5, g_avg = 1, v - g_avg^2 = 0.5, buf = 0.5 * 2 + 1 / sqrt(0.5)
+    assert p.item() == pytest.approx(0.8 - 0.1 * (1 + math.sqrt(2)), rel=1e-14)
+    q = _param([1.0])
+    up = RMSprop([q], lr=0.1, alpha=0.5, eps=0.0, maximize=True)
+    _set_grad(q, [2.0])
+    up.step()  # the same step uphill
+    assert q.item() == pytest.approx(1 + 0.1 * math.sqrt(2), rel=1e-15)
+
+
+def test_adagrad_two_steps_by_hand():
+    p = _param([1.0])
+    opt = Adagrad([p], lr=0.5, lr_decay=0.5, weight_decay=0.1, initial_accumulator_value=1.0)
+    _set_grad(p, [1.9])
+    opt.step()  # g = 1.9 + 0.1 * 1 = 2, sum = 1 + 4 = 5, lr_1 = 0.5
+    p1 = 1 - 0.5 * 2 / (math.sqrt(5) + 1e-10)
+    assert p.item() == pytest.approx(p1, rel=1e-15)
+    _set_grad(p, [1.0])
+    opt.step()  # g = 1 + 0.1 * p1, sum = 5 + g^2, lr_2 = 0.5 / (1 + 0.5)
+    g = 1 + 0.1 * p1
+    assert p.item() == pytest.approx(p1 - 0.5 / 1.5 * g / (math.sqrt(5 + g * g) + 1e-10), rel=1e-15)
+    assert opt.state[p]["step"] == 2 and opt.state[p]["sum"][0] == pytest.approx(5 + g * g)
+
+
+def test_adagrad_steps_shrink_with_the_accumulated_squares():
+    p = _param([0.0])
+    opt = Adagrad([p], lr=1.0, eps=0.0)
+    moves = []
+    for _ in range(4):
+        before = p.item()
+        _set_grad(p, [1.0])
+        opt.step()
+        moves.append(before - p.item())
+    np.testing.assert_allclose(moves, [1 / math.sqrt(k) for k in (1, 2, 3, 4)], rtol=1e-15)
+
+
 def test_optimizer_rejects_bad_params():
     with pytest.raises(TypeError, match="single Tensor"):
         SGD(_param([1.0]), lr=0.1)
@@ -160,7 +234,16 @@ def test_adam_amsgrad_keeps_the_max_second_moment():
     assert st["max_exp_avg_sq"][0] > st["exp_avg_sq"][0]
 
 
-@pytest.mark.parametrize("make", [lambda ps: SGD(ps, lr=0.1, momentum=0.9), lambda ps: Adam(ps)])
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda ps: SGD(ps, lr=0.1, momentum=0.9),
+        lambda ps: Adam(ps),
+        lambda ps: RMSprop(ps, momentum=0.9, centered=True, weight_decay=0.1),
+        lambda ps: Adagrad(ps, lr_decay=0.1, weight_decay=0.1, initial_accumulator_value=0.5),
+    ],
+    ids=["sgd", "adam", "rmsprop", "adagrad"],
+)
 def test_updates_are_in_place_float32_and_bump_versions(make):
     p = _param(np.ones((3, 2)), dtype=np.float32)
     arr, v = p.data, p._version
@@ -239,8 +322,10 @@ def _trajectory(opt_factory, steps, state=None, start=0):
         lambda ps: SGD(ps, lr=0.1, momentum=0.9, nesterov=True, weight_decay=0.01),
         lambda ps: Adam(ps, lr=0.01, amsgrad=True),
         lambda ps: AdamW(ps, lr=0.01),
+        lambda ps: RMSprop(ps, lr=0.01, momentum=0.5, centered=True),
+        lambda ps: Adagrad(ps, lr=0.1, lr_decay=0.01, initial_accumulator_value=0.1),
     ],
-    ids=["sgd", "adam", "adamw"],
+    ids=["sgd", "adam", "adamw", "rmsprop", "adagrad"],
 )
 def test_state_dict_resume_gives_the_same_trajectory(factory, tmp_path):
     from tinygrad_bp import serialization

@@ -3,6 +3,8 @@ small MLP in float64, losses and their gradients, schedules and gradient clippin
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pytest
 import torch  # the `torch` extra (CI installs torch==2.13.0); never skipped
@@ -47,6 +49,16 @@ CONFIGS = [
     ("adam", {"lr": 0.01, "amsgrad": True}),
     ("adamw", {"lr": 0.01}),
     ("adamw", {"lr": 0.01, "weight_decay": 0.1, "amsgrad": True}),
+    *(
+        ("rmsprop", {"lr": 0.01, "alpha": alpha, "momentum": m, "centered": c, "weight_decay": wd})
+        for alpha, m, c, wd in itertools.product((0.99, 0.8), (0.0, 0.9), (False, True), (0, 0.01))
+    ),
+    ("rmsprop", {"lr": 0.005, "eps": 1e-3, "momentum": 0.5, "maximize": True}),
+    *(
+        ("adagrad", {"lr": 0.1, "lr_decay": d, "weight_decay": wd, "initial_accumulator_value": a})
+        for d, wd, a in itertools.product((0.0, 0.05), (0.0, 0.01), (0.0, 0.1))
+    ),
+    ("adagrad", {"lr": 0.05, "eps": 1e-3, "maximize": True}),
 ]
 
 
@@ -58,6 +70,8 @@ def test_optimizer_trajectories_equal_pytorch(kind, kwargs):
         "sgd": (optim.SGD, torch.optim.SGD),
         "adam": (optim.Adam, torch.optim.Adam),
         "adamw": (optim.AdamW, torch.optim.AdamW),
+        "rmsprop": (optim.RMSprop, torch.optim.RMSprop),
+        "adagrad": (optim.Adagrad, torch.optim.Adagrad),
     }[kind]
     opt = make[0](ours.parameters(), **kwargs)
     topt = make[1](theirs.parameters(), **kwargs, foreach=False)

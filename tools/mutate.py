@@ -1,8 +1,9 @@
 """Mutation testing of the backward formulas: does the test suite notice a wrong gradient?
 
-Every ``backward`` and ``backward_inplace`` in ``tinygrad_bp/ops.py`` (plus the shims they
-call, and with ``--engine`` the gradient plumbing: ``sum_to`` in ``tinygrad_bp/autograd.py``,
-``_accumulate``, ``run_backward``) is perturbed one change at a time with ``ast``:
+Every ``backward`` in ``tinygrad_bp/engine/ops/`` (plus the shims they call, and with
+``--engine`` the gradient plumbing: ``run_backward``, ``_fit`` and ``sum_to`` in
+``tinygrad_bp/engine/walk.py``, ``store_grad`` in ``hooks.py``) is perturbed one change at a
+time with ``ast``:
 
 - drop a term of ``+``/``-``, drop a factor of ``*``, swap the operands of ``-``, ``/``, ``@``,
   turn ``+`` into ``-`` and back, ``/`` into ``*``;
@@ -22,8 +23,8 @@ no test can tell them apart) are reported but not counted.
 
 Usage (from the repository root)::
 
-    .venv/bin/python tools/mutate.py                 # ops.py backward formulas, 2 workers
-    .venv/bin/python tools/mutate.py --engine        # plus autograd.py's gradient plumbing
+    .venv/bin/python tools/mutate.py                 # the ops' backward formulas, 2 workers
+    .venv/bin/python tools/mutate.py --engine        # plus the walk's gradient plumbing
     .venv/bin/python tools/mutate.py --list          # only list the mutants
     .venv/bin/python tools/mutate.py --only Softmax  # mutants whose function name matches
 
@@ -52,11 +53,13 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
-OPS = "tinygrad_bp/ops.py"
-# the gradient plumbing: sum_to lives in autograd.py, the walk and accumulation in engine.py
+OPS_DIR = "tinygrad_bp/engine/ops"
+OPS_FILES = tuple(f"{OPS_DIR}/{n}.py" for n in ("unary", "binary", "reduce", "movement", "matmul"))
+SHIMS = f"{OPS_DIR}/shims.py"  # the helpers the formulas share (no backward of their own)
+# the gradient plumbing: the walk, fitting a gradient to its input, storing .grad
 ENGINE_FILES = {
-    "tinygrad_bp/autograd.py": ("sum_to",),
-    "tinygrad_bp/engine.py": ("_accumulate", "run_backward"),
+    "tinygrad_bp/engine/walk.py": ("sum_to", "run_backward", "_fit"),
+    "tinygrad_bp/engine/hooks.py": ("store_grad",),
 }
 OPS_HELPERS = (
     "_where",
@@ -64,8 +67,6 @@ OPS_HELPERS = (
     "_matmul",
     "_mT",
     "_index_add",
-    "_fits_into",
-    "_times_into",
 )
 DEFAULT_TESTS = ("tests/test_op_sweep.py", "tests/test_laws.py")
 ENGINE_TESTS = ("tests/test_engine.py", "tests/test_gradcheck.py")  # also run for autograd.py
@@ -77,8 +78,6 @@ HELPER_USERS = {
     "_matmul": ("MatMul",),
     "_mT": ("MatMul",),
     "_index_add": ("GetItem", "IndexAdd"),
-    "_fits_into": ("Mul", "Div"),
-    "_times_into": ("Mul",),
 }
 
 # Mutants no test can kill, keyed by "file:function:description:mutated code", with the
@@ -94,29 +93,21 @@ _POW_LOG = (
     "mask or changing c gives the same gradient, and the same derivatives under create_graph"
 )
 _RESHAPE = "numpy (and Tensor.reshape) read any negative size as 'infer this one': -2 == -1"
-_THRESHOLD = (
-    "the size threshold only picks between the same formula on one temporary and the plain "
-    "expression; at exactly the threshold size both give the same values (up to the last bit "
-    "of rounding)"
-)
+_OPS = "tinygrad_bp/engine/ops/"
 EQUIVALENT: dict[str, str] = {
-    "tinygrad_bp/ops.py:Tanh.backward:GtE -> Gt:if type(out) is np.ndarray and out.size > "
-    "_IN_PLACE:": _THRESHOLD,
-    "tinygrad_bp/ops.py:Sigmoid.backward:GtE -> Gt:if type(out) is np.ndarray and out.size > "
-    "_IN_PLACE:": _THRESHOLD,
-    "tinygrad_bp/ops.py:_matmul:Eq -> NotEq:if a.ndim != 2 and b.ndim == 2:": _DOT,
-    "tinygrad_bp/ops.py:_matmul:constant 2 -> 4:if a.ndim == 4 and b.ndim == 2:": _DOT,
-    "tinygrad_bp/ops.py:Pow.backward:drop right factor of *:gy = g * ctx.out * _log(_where(pos, "
+    _OPS + "shims.py:_matmul:Eq -> NotEq:if a.ndim != 2 and b.ndim == 2:": _DOT,
+    _OPS + "shims.py:_matmul:constant 2 -> 4:if a.ndim == 4 and b.ndim == 2:": _DOT,
+    _OPS + "binary.py:Pow.backward:drop right factor of *:gy = g * ctx.out * _log(_where(pos, "
     "x, _const(1.0, x) if isinstance(x, Tensor) else 1))": _POW_LOG,
-    "tinygrad_bp/ops.py:Pow.backward:constant 1 -> 2:gy = g * ctx.out * _log(_where(pos, x, "
+    _OPS + "binary.py:Pow.backward:constant 1 -> 2:gy = g * ctx.out * _log(_where(pos, x, "
     "_const(1.0, x) if isinstance(x, Tensor) else 2)) * pos": _POW_LOG,
-    "tinygrad_bp/ops.py:Pow.backward:constant 1.0 -> 2.0:gy = g * ctx.out * _log(_where(pos, x, "
+    _OPS + "binary.py:Pow.backward:constant 1.0 -> 2.0:gy = g * ctx.out * _log(_where(pos, x, "
     "_const(2.0, x) if isinstance(x, Tensor) else 1)) * pos": _POW_LOG,
-    "tinygrad_bp/ops.py:MatMul.backward:constant 1 -> 2:gx = _matmul(g, _mT(y.reshape(-2, 1) "
+    _OPS + "matmul.py:MatMul.backward:constant 1 -> 2:gx = _matmul(g, _mT(y.reshape(-2, 1) "
     "if ynd == 1 else y))": _RESHAPE,
-    "tinygrad_bp/ops.py:MatMul.backward:constant 1 -> 2:gy = _matmul(_mT(x.reshape(1, -2) "
+    _OPS + "matmul.py:MatMul.backward:constant 1 -> 2:gy = _matmul(_mT(x.reshape(1, -2) "
     "if xnd == 1 else x), g)": _RESHAPE,
-    "tinygrad_bp/autograd.py:sum_to:flip keepdims:return g.sum(axis=axes, keepdims=not True)"
+    "tinygrad_bp/engine/walk.py:sum_to:flip keepdims:return g.sum(axis=axes, keepdims=not True)"
     ".reshape(shape) if axes else g": "the reshape to `shape` that follows puts the reduced "
     "axes back as size 1 either way; the elements and their order are the same",
 }
@@ -318,7 +309,7 @@ def _set_kw(text: str) -> Transform:
     return lambda n: ast.keyword(arg=n.arg, value=ast.parse(text, mode="eval").body)
 
 
-_BACKWARDS = ("backward", "backward_inplace")
+_BACKWARDS = ("backward",)
 
 
 def _targets(
@@ -408,7 +399,7 @@ def _first_rows(m: Mutant) -> list[str]:
         from op_table import OP_TABLE
     finally:
         sys.path.pop(0)
-    if m.path != OPS:
+    if m.path not in (*OPS_FILES, SHIMS):
         return []
     name = m.func.split(".")[0]
     classes = HELPER_USERS.get(name, (name,))
@@ -477,7 +468,7 @@ class _Worker:
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
-    p.add_argument("--engine", action="store_true", help="also mutate autograd.py's plumbing")
+    p.add_argument("--engine", action="store_true", help="also mutate the walk's plumbing")
     p.add_argument("--only", default="", help="only functions whose name contains this")
     p.add_argument("--list", action="store_true", help="list the mutants and exit")
     p.add_argument("--ids", default="", help="comma-separated mutant numbers to run (re-check)")
@@ -495,7 +486,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--target", type=float, default=0.95, help="required score (default 0.95)")
     args = p.parse_args(argv)
 
-    mutants = generate(OPS, OPS_HELPERS, backward=True)
+    mutants: list[Mutant] = []
+    for path in OPS_FILES:
+        mutants += generate(path, OPS_HELPERS, backward=True, start=len(mutants))
+    mutants += generate(SHIMS, OPS_HELPERS, backward=False, start=len(mutants))
     if args.engine:
         for path, funcs in ENGINE_FILES.items():
             mutants += generate(path, funcs, backward=False, start=len(mutants))

@@ -83,7 +83,7 @@ def load_dataset(name: str, root: str | None) -> data.Dataset:
     """``data.load_dataset`` with missing files and failed downloads as ``CLIError``."""
     try:
         if name == "mnist":
-            cache = Path(root) if root is not None else data._cache_dir()
+            cache = Path(root) if root is not None else data.cache_dir()
             if not all((cache / f).is_file() for f in data.MNIST_SHA256):
                 log(f"fetching MNIST into {cache} (--data-dir DIR to use files you have)")
             return data.load_mnist(root, quiet=True)

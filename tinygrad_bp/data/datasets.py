@@ -1,5 +1,5 @@
-"""Datasets and batching: the embedded 8x8 digits, Fashion-MNIST from Debian's package or a
-directory, MNIST downloaded with SHA-256 checks into a resume-safe cache, and ``DataLoader``.
+"""The datasets: the embedded 8x8 digits, Fashion-MNIST from Debian's package or a directory,
+MNIST downloaded into a checked cache, and ``load_dataset(name)``.
 
 Loaders return a ``Dataset`` with float32 images scaled to [0, 1] (flattened by default)
 and int64 labels; ``(x_train, y_train), (x_test, y_test) = load_digits()`` also works.
@@ -7,39 +7,29 @@ and int64 labels; ``(x_train, y_train), (x_test, y_test) = load_digits()`` also 
 
 from __future__ import annotations
 
-import contextlib
 import gzip
-import hashlib
-import http.client
 import os
-import sys
-import tempfile
-import urllib.request
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
-from typing import Any
 
 import numpy as np
-import numpy.typing as npt
 
-from tinygrad_bp.engine.tensor import Tensor, _new
-from tinygrad_bp.idx import IDXError, file_mode, read_idx
+from tinygrad_bp.data import downloads
+from tinygrad_bp.idx import IDXError, read_idx
 
 __all__ = [
+    "DIGIT_CLASSES",
     "FASHION_MNIST_CLASSES",
+    "FASHION_MNIST_DIR",
     "MNIST_MIRRORS",
     "MNIST_SHA256",
-    "DataLoader",
     "Dataset",
-    "DownloadError",
-    "download",
     "load_dataset",
     "load_digits",
     "load_fashion_mnist",
     "load_mnist",
-    "sha256_file",
 ]
 
 FASHION_MNIST_DIR = Path("/usr/share/datasets/fashion-mnist")  # Debian's dataset-fashion-mnist
@@ -112,7 +102,6 @@ class Dataset:
         )
 
 
-# --------------------------------------------------------------------------- digits
 def _stratified_split(
     labels: np.ndarray, test_size: int, seed: int
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -154,7 +143,6 @@ def load_digits(test_size: int = 360, seed: int = 0, flatten: bool = True) -> Da
     return Dataset("digits", x[tr], y[tr], x[te], y[te], DIGIT_CLASSES)
 
 
-# --------------------------------------------------------------------------- IDX datasets
 def _find(root: Path, stem: str) -> Path | None:
     for name in (stem + ".gz", stem):
         if (root / name).is_file():
@@ -209,11 +197,6 @@ def load_fashion_mnist(root: str | os.PathLike[str] | None = None, flatten: bool
     )
 
 
-def _cache_dir() -> Path:
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return Path(base) / "tinygrad_bp" / "mnist"
-
-
 def load_mnist(
     root: str | os.PathLike[str] | None = None,
     download: bool = True,
@@ -230,12 +213,12 @@ def load_mnist(
     try ``mirrors`` in order, are written to a temporary file and renamed into place only
     after their checksum matches, so the cache never holds a partial or corrupt file.
     """
-    r = Path(root) if root is not None else _cache_dir()
+    r = Path(root) if root is not None else downloads.cache_dir()
     sums = dict(MNIST_SHA256 if checksums is None else checksums)
     r.mkdir(parents=True, exist_ok=True)
     for name, digest in sums.items():
         path = r / name
-        if path.is_file() and sha256_file(path) == digest:
+        if path.is_file() and downloads.sha256_file(path) == digest:
             continue
         if not download:
             state = "has the wrong checksum" if path.exists() else "is missing"
@@ -243,82 +226,8 @@ def load_mnist(
                 f"load_mnist: {path} {state} and download=False; pass download=True (or copy "
                 f"the MNIST files with SHA-256 {digest[:12]}... there)"
             )
-        _download([m.rstrip("/") + "/" + name for m in mirrors], path, digest, quiet=quiet)
+        downloads.download([m.rstrip("/") + "/" + name for m in mirrors], path, digest, quiet=quiet)
     return _idx_dataset("mnist", r, DIGIT_CLASSES, flatten)
-
-
-# --------------------------------------------------------------------------- downloads
-class DownloadError(OSError):
-    """No mirror delivered a file with the expected checksum; ``errors`` lists what went
-    wrong with each URL (one line each)."""
-
-    def __init__(self, message: str, errors: Sequence[str] = ()) -> None:
-        super().__init__(message)
-        self.errors = list(errors)
-
-
-def sha256_file(path: str | os.PathLike[str]) -> str:
-    """The hex SHA-256 of a file, read in chunks."""
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
-def download(
-    urls: str | Sequence[str],
-    dest: str | os.PathLike[str],
-    sha256: str,
-    timeout: float = 30.0,
-    quiet: bool = False,
-) -> Path:
-    """Fetch the first of ``urls`` that delivers bytes with SHA-256 ``sha256`` into ``dest``.
-
-    The body streams into a temporary file next to ``dest`` while it is hashed; a complete
-    file with the right checksum is renamed over ``dest`` (atomic), anything else is deleted
-    and the next URL is tried. A ``dest`` that already has the checksum is kept as is.
-
-    Raises:
-        DownloadError: listing what went wrong with each URL.
-    """
-    dest = Path(dest)
-    if dest.is_file() and sha256_file(dest) == sha256:
-        return dest
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    errors = []
-    for url in [urls] if isinstance(urls, str) else list(urls):
-        if not quiet:
-            print(f"downloading {url}", file=sys.stderr)
-        fd, tmp_name = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".part")
-        tmp = Path(tmp_name)
-        try:
-            h = hashlib.sha256()
-            with os.fdopen(fd, "wb") as out, urllib.request.urlopen(url, timeout=timeout) as resp:
-                while chunk := resp.read(1 << 16):
-                    h.update(chunk)
-                    out.write(chunk)
-                out.flush()
-                os.fsync(out.fileno())
-            got = h.hexdigest()
-            if got != sha256:
-                errors.append(f"{url}: checksum mismatch (got sha256 {got}, expected {sha256})")
-                continue
-            os.chmod(tmp, file_mode())
-            os.replace(tmp, dest)
-            return dest
-        except (OSError, ValueError, http.client.HTTPException) as e:  # URLError is an OSError
-            errors.append(f"{url}: {e}")
-        finally:
-            with contextlib.suppress(FileNotFoundError):
-                tmp.unlink()
-    raise DownloadError(
-        f"download: could not fetch {dest.name} with sha256 {sha256}:\n  " + "\n  ".join(errors),
-        errors,
-    )
-
-
-_download = download  # load_mnist's ``download`` argument shadows the function
 
 
 def load_dataset(name: str, root: str | os.PathLike[str] | None = None) -> Dataset:
@@ -330,100 +239,3 @@ def load_dataset(name: str, root: str | os.PathLike[str] | None = None) -> Datas
     if name == "mnist":
         return load_mnist(root)
     raise ValueError(f"unknown dataset {name!r}; use digits, fashion-mnist or mnist")
-
-
-# --------------------------------------------------------------------------- batching
-class DataLoader:
-    """Iterate over ``(x, y)`` in mini-batches: Tensors of float32 inputs and int64 labels.
-
-    Args:
-        x: inputs, shape (N, ...). uint8 arrays are scaled by 1/255 batch by batch (so the
-            dataset itself can stay small); pass ``scale`` to choose another factor.
-        y: labels, shape (N,), or None to yield inputs only.
-        batch_size: samples per batch.
-        shuffle: visit the samples in a new random order every epoch.
-        seed: an int (epoch ``e`` is shuffled with ``default_rng([seed, e])``, so a resumed
-            run sees the same orders as an uninterrupted one), a ``np.random.Generator``
-            (used as it comes), or None (a random seed drawn once).
-        drop_last: skip the last batch when it is smaller than ``batch_size``.
-        tensors: yield Tensors (default) or plain ndarrays.
-    """
-
-    def __init__(
-        self,
-        x: npt.ArrayLike,
-        y: npt.ArrayLike | None = None,
-        batch_size: int = 64,
-        shuffle: bool = False,
-        seed: int | np.random.Generator | None = None,
-        drop_last: bool = False,
-        scale: float | None = None,
-        dtype: npt.DTypeLike = np.float32,
-        tensors: bool = True,
-    ) -> None:
-        self.x = np.asarray(x)
-        self.y = None if y is None else np.asarray(y)
-        if self.x.ndim == 0:
-            raise ValueError("DataLoader: x needs a sample axis")
-        if self.y is not None and len(self.y) != len(self.x):
-            raise ValueError(
-                f"DataLoader: x has {len(self.x)} samples but y has {len(self.y)}; they must match"
-            )
-        if int(batch_size) <= 0:
-            raise ValueError(f"DataLoader: batch_size must be positive, got {batch_size}")
-        self.batch_size = int(batch_size)
-        self.shuffle = shuffle
-        self.drop_last = drop_last
-        self.dtype = np.dtype(dtype)
-        if self.dtype.kind not in "biuf":
-            raise TypeError(f"DataLoader: dtype must be numeric, got {self.dtype}")
-        self.scale = (1.0 / 255 if self.x.dtype == np.uint8 else None) if scale is None else scale
-        self.tensors = tensors
-        if seed is None:
-            seed = int(np.random.SeedSequence().generate_state(1)[0])
-        self.seed = seed
-        self.epoch = 0
-
-    def __len__(self) -> int:
-        n, b = len(self.x), self.batch_size
-        return n // b if self.drop_last else -(-n // b)
-
-    def set_epoch(self, epoch: int) -> None:
-        """Choose the epoch whose shuffle order the next iteration uses."""
-        self.epoch = int(epoch)
-
-    def order(self) -> np.ndarray | None:
-        """The sample order of the current epoch (None: in order)."""
-        if not self.shuffle:
-            return None
-        seed = self.seed
-        rng = seed if isinstance(seed, np.random.Generator) else None
-        if rng is None:
-            rng = np.random.default_rng([int(seed), self.epoch])  # type: ignore[arg-type]
-        return rng.permutation(len(self.x))
-
-    def __iter__(self) -> Iterator[Any]:
-        perm = self.order()
-        self.epoch += 1
-        x, y, scale, dtype = self.x, self.y, self.scale, self.dtype
-        n, b = len(x), self.batch_size
-        stop = n - n % b if self.drop_last else n
-        for i in range(0, stop, b):
-            sel = slice(i, i + b) if perm is None else perm[i : i + b]
-            xb = x[sel]
-            if scale is not None:
-                xb = np.multiply(xb, scale, dtype=dtype)
-            elif xb.dtype != dtype:
-                xb = xb.astype(dtype)
-            elif perm is None:  # a slice is a view of the caller's data: never hand it out
-                xb = xb.copy()  # (an in-place `xb -= mean` would rewrite the dataset)
-            out: Any = xb
-            if self.tensors:  # _make, written out: xb is a numeric array of the loader's
-                out = _new(Tensor)  # dtype already, Tensor()'s checks would find nothing
-                out.data = xb
-                out.requires_grad = False
-                out._ctx = None
-            if y is None:
-                yield out
-            else:
-                yield out, (y[sel].copy() if perm is None else y[sel])

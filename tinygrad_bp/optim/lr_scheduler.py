@@ -5,10 +5,9 @@ after the optimizer's steps."""
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-if TYPE_CHECKING:
-    from tinygrad_bp.optim import Optimizer
+from tinygrad_bp.optim.optimizer import Optimizer
 
 __all__ = ["CosineAnnealingLR", "LRScheduler", "StepLR"]
 
@@ -21,8 +20,6 @@ class LRScheduler:
     """
 
     def __init__(self, optimizer: Optimizer, last_epoch: int = -1) -> None:
-        from tinygrad_bp.optim import Optimizer
-
         if not isinstance(optimizer, Optimizer):
             raise TypeError(f"{type(self).__name__}: expected an Optimizer, got {type(optimizer)}")
         self.optimizer = optimizer
