@@ -96,8 +96,20 @@ class Function:
         """Run the op on Tensors (other arguments pass through as constants) and, when a
         gradient will be wanted, record the node that ``backward`` walks."""
         ctx = _new(cls)
-        arrays = [a.data if isinstance(a, Tensor) else a for a in args]
-        needs = tuple(isinstance(a, Tensor) and a.requires_grad for a in args)
+        arrays = []  # what forward gets: each Tensor's ndarray, constants as they are
+        parents = []  # per input: its node (a leaf is its own), or None if it needs no grad
+        needs = []  # per input: whether its gradient will be wanted
+        for a in args:
+            if isinstance(a, Tensor):
+                arrays.append(a.data)
+                if a.requires_grad:
+                    parents.append(a._ctx or a)
+                    needs.append(True)
+                    continue
+            else:
+                arrays.append(a)
+            parents.append(None)
+            needs.append(False)
         stamp = versions.clock[0]  # read before forward reads the inputs
         try:
             out = cls.forward(ctx, *arrays, **kwargs)
@@ -105,56 +117,43 @@ class Function:
             raise _op_error(cls, arrays, kwargs, e) from e
         if type(out) is not np.ndarray:
             out = np.asarray(out)
-        record = _state.grad_enabled and True in needs
-        result = _make(out, record)
+        result = _new(Tensor)  # Tensor(out), without the checks and the copy
+        result.data = out
+        result._ctx = result._version_counter = None
+        result.requires_grad = record = True in needs and _state.grad_enabled
         if cls.view:
             versions.share_if_view(args[0], result)
         if record:
-            ctx.parents = tuple(a._ctx or a if n else None for a, n in zip(args, needs))
-            ctx.needs_input_grad = needs
+            ctx.parents = tuple(parents)
+            ctx.needs_input_grad = tuple(needs)
+            ctx.seq = _next_seq()
             ctx.out_shape = out.shape
             ctx.out_dtype = out.dtype
-            ctx.seq = _next_seq()
             if kwargs:
                 ctx.kwargs = kwargs
-            _keep_saved(cls, ctx, args, arrays, needs, out, result, stamp)
+            # what backward will read, and the version check that guards it
+            saves = cls.save_inputs
+            if saves is True:
+                ctx.input_tensors = args
+                ctx.inputs = tuple(arrays)
+            elif saves:  # a rule: the inputs backward reads, given the gradients wanted
+                keep = saves(ctx.needs_input_grad)
+                ctx.input_tensors = tuple([a if k else None for a, k in zip(args, keep)])
+                ctx.inputs = tuple([a if k else None for a, k in zip(arrays, keep)])
+            elif ctx.saved_tensors:  # save_for_backward: which inputs (and output) they are
+                ctx.input_tensors = args
+                if any(a is out for a in ctx.saved_tensors):
+                    ctx.out = out
+            if cls.save_output:
+                ctx.out = out
+            if ctx.input_tensors is not None or ctx.out is not None:
+                ctx.stamp = stamp
+                if ctx.out is not None:  # the output gets a counter of its own to guard it
+                    result._version_counter = ctx.out_counter = [0]
             result._ctx = ctx
         if _state.extras_on:
             _extras(ctx, out)
         return result
-
-
-def _keep_saved(
-    cls: type[Function],
-    ctx: Function,
-    args: tuple[Any, ...],
-    arrays: list[Any],
-    needs: tuple[bool, ...],
-    out: np.ndarray,
-    result: Tensor,
-    stamp: int,
-) -> None:
-    """Keep what backward reads, and what the version check needs to guard it."""
-    save = cls.save_inputs
-    if save:
-        if save is True:
-            ctx.input_tensors = args
-            ctx.inputs = tuple(arrays)
-        else:
-            keep = save(needs)
-            ctx.input_tensors = tuple(a if k else None for a, k in zip(args, keep))
-            ctx.inputs = tuple(a if k else None for a, k in zip(arrays, keep))
-        ctx.stamp = stamp
-    elif ctx.saved_tensors:  # save_for_backward: remember which inputs (and output) they are
-        ctx.input_tensors = args
-        ctx.stamp = stamp
-        if any(a is out for a in ctx.saved_tensors):
-            ctx.out = out
-    if cls.save_output:
-        ctx.out = out
-        ctx.stamp = stamp
-    if ctx.out is not None:  # the output gets a counter of its own: the node guards it
-        result._version_counter = ctx.out_counter = [0]
 
 
 def _extras(ctx: Function, out: np.ndarray) -> None:
@@ -198,4 +197,4 @@ def _op_error(
 
 
 # Tensor builds on Function (grad_fn's type); importing it last closes the engine's one cycle.
-from tinygrad_bp.engine.tensor import Tensor, _make  # noqa: E402
+from tinygrad_bp.engine.tensor import Tensor  # noqa: E402

@@ -21,7 +21,9 @@ def each_for_the_other(needs: Sequence[bool]) -> tuple[bool, ...]:
     """Which inputs ``x (op) y`` keeps when each gradient reads only the other input (x * y,
     x @ y): x only when y needs a gradient, and y only when x does (a frozen weight's
     layer then keeps no copy of its input)."""
-    return (needs[1], needs[0], *(False for _ in needs[2:]))
+    if len(needs) == 2:
+        return needs[1], needs[0]
+    return (needs[1], needs[0], *[False] * (len(needs) - 2))
 
 
 _BROADCAST_HINT = (
