@@ -40,9 +40,10 @@ class Function:
     """
 
     # -- what an op declares (class attributes)
-    # The inputs backward reads, kept as ``ctx.inputs``: True for all, or a function of
-    # ``needs_input_grad`` saying which (x * y: x only when y needs a grad, see ops.binary).
-    save_inputs: bool | Callable[[Sequence[bool]], Sequence[bool]] = False
+    # The inputs backward reads, kept as ``ctx.inputs`` (arrays) and ``ctx.input_tensors``:
+    # True for all, or a rule ``(tensors, arrays, needs_input_grad) -> (tensors, arrays)``
+    # kept, None for the others (x * y keeps x only when y needs a grad: ops/shims.py).
+    save_inputs: bool | Callable[..., tuple[tuple[Any, ...], tuple[Any, ...]]] = False
     save_output = False  # keep the output as ``ctx.out`` (exp' = out)
     saved_attrs: tuple[str, ...] = ()  # op-specific arrays on ctx, released after backward
     # True when ``backward`` returns newly allocated, writable arrays that alias nothing: not
@@ -131,29 +132,39 @@ class Function:
             ctx.out_dtype = out.dtype
             if kwargs:
                 ctx.kwargs = kwargs
-            # what backward will read, and the version check that guards it
-            saves = cls.save_inputs
-            if saves is True:
-                ctx.input_tensors = args
-                ctx.inputs = tuple(arrays)
-            elif saves:  # a rule: the inputs backward reads, given the gradients wanted
-                keep = saves(ctx.needs_input_grad)
-                ctx.input_tensors = tuple([a if k else None for a, k in zip(args, keep)])
-                ctx.inputs = tuple([a if k else None for a, k in zip(arrays, keep)])
-            elif ctx.saved_tensors:  # save_for_backward: which inputs (and output) they are
-                ctx.input_tensors = args
-                if any(a is out for a in ctx.saved_tensors):
-                    ctx.out = out
-            if cls.save_output:
-                ctx.out = out
-            if ctx.input_tensors is not None or ctx.out is not None:
-                ctx.stamp = stamp
-                if ctx.out is not None:  # the output gets a counter of its own to guard it
-                    result._version_counter = ctx.out_counter = [0]
+            if cls.save_inputs or cls.save_output or ctx.saved_tensors:
+                _keep_saved(cls, ctx, args, arrays, out, result, stamp)
             result._ctx = ctx
         if _state.extras_on:
             _extras(ctx, out)
         return result
+
+
+def _keep_saved(
+    cls: type[Function],
+    ctx: Function,
+    args: tuple[Any, ...],
+    arrays: list[Any],
+    out: np.ndarray,
+    result: Tensor,
+    stamp: int,
+) -> None:
+    """Keep what backward will read, and what the version check needs to guard it."""
+    saves = cls.save_inputs
+    if saves is True:
+        ctx.input_tensors = args
+        ctx.inputs = tuple(arrays)
+    elif saves:  # a rule: the inputs backward reads, given the gradients wanted
+        ctx.input_tensors, ctx.inputs = saves(args, arrays, ctx.needs_input_grad)
+    elif ctx.saved_tensors:  # save_for_backward: which inputs (and output) they are
+        ctx.input_tensors = args
+        if any(a is out for a in ctx.saved_tensors):
+            ctx.out = out
+    if cls.save_output:
+        ctx.out = out
+    ctx.stamp = stamp
+    if ctx.out is not None:  # the output gets a version counter of its own to guard it
+        result._version_counter = ctx.out_counter = [0]
 
 
 def _extras(ctx: Function, out: np.ndarray) -> None:

@@ -48,24 +48,11 @@ def run_backward(
     made_here: set[int] = set()  # ids whose gradient array the walk made (no copy to keep)
     waiting: list[tuple[int, Function]] = []  # a heap of (-seq, node): the newest first
     leaves: dict[int, Tensor] = {}
-
-    def receive(node: Any, g: Any, new_array: bool) -> None:
-        key = id(node)
-        if key in grads:  # one more consumer's share: add it (out of place)
-            grads[key] = _as_array(grads[key] + g)
-            made_here.add(key)
-            return
-        grads[key] = g
-        if new_array:
-            made_here.add(key)
-        if type(node) is Tensor:
-            leaves[key] = node
-        else:
-            heappush(waiting, (-node.seq, node))
-
     for root, g in zip(roots, root_grads):
-        if targets is None or targets.reaches(root._ctx or root):
-            receive(root._ctx or root, g, True)
+        node = root._ctx or root
+        if targets is None or targets.reaches(node):
+            _receive(node, g, True, grads, made_here, waiting, leaves)
+    anomaly = _state._anomaly
     with set_grad_enabled(create_graph):
         while waiting:
             node = heappop(waiting)[1]
@@ -78,12 +65,19 @@ def run_backward(
                 raise _released_error(node)
             if node.stamp != versions.clock[0]:  # something changed in place since it ran
                 versions.check_versions(node)
-            for parent, gp in zip(node.parents, _call_backward(node, g, create_graph)):
+            fn = type(node)
+            gs = higher_order.graph_backward(fn, node, g) if create_graph else fn.backward(node, g)
+            if type(gs) is not tuple:
+                gs = (gs,)
+            if len(gs) != len(node.parents) or anomaly:
+                _check_grads(node, gs)
+            for parent, gp in zip(node.parents, gs):
                 if parent is None or gp is None:  # no gradient wanted, or none given
                     continue
                 if targets is None or targets.reaches(parent):
                     fitted = _fit(gp, parent, node, create_graph)
-                    receive(parent, fitted, fitted is not gp or type(node).grads_are_new)
+                    new_array = fitted is not gp or fn.grads_are_new
+                    _receive(parent, fitted, new_array, grads, made_here, waiting, leaves)
             if not retain_graph:
                 _release(node)
         for key, leaf in leaves.items():
@@ -91,23 +85,47 @@ def run_backward(
     return None if targets is None else targets.captured
 
 
-def _call_backward(node: Function, g: Any, create_graph: bool) -> tuple[Any, ...]:
-    """The node's backward, as one gradient per input."""
-    fn = type(node)
-    gs = higher_order.graph_backward(fn, node, g) if create_graph else fn.backward(node, g)
-    if type(gs) is not tuple:
-        gs = (gs,)
+def _receive(
+    node: Any,
+    g: Any,
+    new_array: bool,
+    grads: dict[int, Any],
+    made_here: set[int],
+    waiting: list[tuple[int, Function]],
+    leaves: dict[int, Tensor],
+) -> None:
+    """Add ``g`` to what ``node`` has received; its first gradient puts it in line."""
+    key = id(node)
+    if key in grads:  # one more consumer's share: add it (out of place)
+        total = grads[key] + g
+        grads[key] = (
+            np.asarray(total)
+            if type(total) is not np.ndarray and not isinstance(total, Tensor)
+            else total
+        )
+        made_here.add(key)
+        return
+    grads[key] = g
+    if new_array:
+        made_here.add(key)
+    if type(node) is Tensor:
+        leaves[key] = node
+    else:
+        heappush(waiting, (-node.seq, node))
+
+
+def _check_grads(node: Function, gs: tuple[Any, ...]) -> None:
+    """One gradient per input, and (in anomaly mode) none with NaN or Inf."""
     if len(gs) != len(node.parents):
-        n_in = len(node.parents)
+        n_in, fn = len(node.parents), type(node).__name__
         raise RuntimeError(
-            f"{fn.__name__}.backward returned {len(gs)} gradient{'s' * (len(gs) != 1)} "
+            f"{fn}.backward returned {len(gs)} gradient{'s' * (len(gs) != 1)} "
             f"for {n_in} input{'s' * (n_in != 1)}"
         )
     if _state._anomaly:
         from tinygrad_bp.engine.anomaly import check_backward
 
         check_backward(node, gs)
-    return gs
 
 
 def _fit(gp: Any, parent: Any, node: Function, create_graph: bool) -> Any:
@@ -121,6 +139,8 @@ def _fit(gp: Any, parent: Any, node: Function, create_graph: bool) -> Any:
         shape, dtype = parent.data.shape, parent.data.dtype
     else:
         shape, dtype = parent.out_shape, parent.out_dtype
+    if gp.shape == shape and gp.dtype is dtype:
+        return gp
     if gp.shape != shape:
         reduced = sum_to(gp, shape)
         if reduced.shape != shape:
@@ -135,13 +155,10 @@ def _fit(gp: Any, parent: Any, node: Function, create_graph: bool) -> Any:
     return gp
 
 
-def _as_array(a: Any) -> Any:
-    return np.asarray(a) if isinstance(a, np.generic) else a  # 0-d sums come back as scalars
-
-
 def _release(node: Function) -> None:
     """Free what the node saved (its structure stays, so a second walk can say why not)."""
-    node.inputs = node.input_tensors = node.out = node.out_counter = None
+    if node.input_tensors is not None or node.out is not None:
+        node.inputs = node.input_tensors = node.out = node.out_counter = None
     if node.saved_tensors:
         node.saved_tensors = None
     for name in type(node).saved_attrs:

@@ -84,9 +84,13 @@ class Mul(Function):
         return (g * y if nx else None), (g * x if ny else None)
 
 
-def _numerator_for_the_denominator(needs: Sequence[bool]) -> tuple[bool, bool]:
+def _numerator_for_the_denominator(
+    tensors: Sequence[Any], arrays: Sequence[Any], needs: Sequence[bool]
+) -> tuple[tuple[Any, Any], tuple[Any, Any]]:
     """x / y keeps y always and x only when y needs a gradient (PyTorch's rule)."""
-    return needs[1], True
+    if needs[1]:
+        return (tensors[0], tensors[1]), (arrays[0], arrays[1])
+    return (None, tensors[1]), (None, arrays[1])
 
 
 class Div(Function):

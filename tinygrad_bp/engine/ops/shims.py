@@ -17,13 +17,18 @@ from tinygrad_bp.engine.arrays import _ONES, const_of
 from tinygrad_bp.engine.tensor import Tensor
 
 
-def each_for_the_other(needs: Sequence[bool]) -> tuple[bool, ...]:
-    """Which inputs ``x (op) y`` keeps when each gradient reads only the other input (x * y,
+def each_for_the_other(
+    tensors: Sequence[Any], arrays: Sequence[Any], needs: Sequence[bool]
+) -> tuple[tuple[Any, ...], tuple[Any, ...]]:
+    """The inputs ``x (op) y`` keeps when each gradient reads only the other input (x * y,
     x @ y): x only when y needs a gradient, and y only when x does (a frozen weight's
-    layer then keeps no copy of its input)."""
-    if len(needs) == 2:
-        return needs[1], needs[0]
-    return (needs[1], needs[0], *[False] * (len(needs) - 2))
+    layer then keeps no copy of its input); a third input (a bias) is not kept."""
+    rest = (None,) * (len(tensors) - 2)
+    if needs[0] and needs[1]:
+        return (tensors[0], tensors[1], *rest), (arrays[0], arrays[1], *rest)
+    if needs[0]:
+        return (None, tensors[1], *rest), (None, arrays[1], *rest)
+    return (tensors[0], None, *rest), (arrays[0], None, *rest)
 
 
 _BROADCAST_HINT = (
