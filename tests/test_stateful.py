@@ -209,11 +209,13 @@ class AutogradMachine(RuleBasedStateMachine):
         self.released: set[str] = set()  # nodes whose saved values are surely released
         self.maybe_released: set[str] = set()  # released in part, or by an estimated graph
         self.changed_differs: set[str] = set()  # second_order_differs, changed in place
+        # a relu and the nodes below it, maybe released by a grad of a grad in PyTorch only
+        self.released_theirs: set[str] = set()
         # a quotient by a tensor that requires no grad: its name -> its numerator's memory's
         self.numerators: dict[str, str] = {}
         self.numerator_changed: set[str] = set()  # quotients whose numerator changed in place
-        # the graph of each .grad of ours that a backward made (kept alive here, by id)
-        self.grad_graphs: dict[int, tuple[tg.Tensor, frozenset[str]]] = {}
+        # the graph of each .grad (of either library) a backward made (kept alive here, by id)
+        self.grad_graphs: dict[int, tuple[Any, frozenset[str]]] = {}
         self._names = itertools.count()
 
     # ------------------------------------------------------------------ helpers
@@ -253,14 +255,16 @@ class AutogradMachine(RuleBasedStateMachine):
             if p.theirs.requires_grad and (p.is_leaf or p.retained)
         ]
 
-    def _graph_of(self, g: tg.Tensor | None) -> frozenset[str]:
-        """The nodes a ``.grad`` of ours may have been computed from (none if it is no graph)."""
-        if g is None or not g.requires_grad:
-            return frozenset()
-        for q in self.pairs:
-            if q.ours is g:
-                return q.graph
-        return self.grad_graphs.get(id(g), (g, frozenset()))[1]
+    def _grad_graph(self, p: Pair) -> frozenset[str]:
+        """The nodes ``p``'s ``.grad`` may have been computed from, in either library (PyTorch's
+        can be a graph where ours is not: relu's)."""
+        graph: frozenset[str] = frozenset()
+        for g in (p.ours.grad, p.theirs.grad):
+            if g is None or not g.requires_grad:
+                continue
+            q = next((q for q in self.pairs if g is q.ours or g is q.theirs), None)
+            graph |= q.graph if q is not None else self.grad_graphs.get(id(g), (g, graph))[1]
+        return graph
 
     def _snapshot(self) -> Any:
         return [
@@ -328,6 +332,21 @@ class AutogradMachine(RuleBasedStateMachine):
                 p.theirs.grad = gt
         if e_theirs is not None and e_ours is None and changed and _modified(e_theirs):
             e_ours = e_theirs  # a relu output a grad of a grad saved in PyTorch only
+        # a grad of a grad through a relu reaches the relu's node and the nodes below it in
+        # PyTorch only (its edge to relu's output), and without retain_graph releases them
+        # there: where they are released, PyTorch's walk raises
+        relus = (
+            []
+            if exact
+            else [self.by_name[n] for n in graph if self.by_name[n].second_order_differs]
+        )
+        below = frozenset().union(*(r.graph for r in relus))
+        gone = self.released | self.maybe_released
+        if e_theirs is not None and e_ours is None and _released(e_theirs):
+            if below & gone or graph & self.released_theirs:
+                e_ours = e_theirs
+        if not retain:
+            self.released_theirs |= below
         if e_theirs is not None:
             assert e_ours is not None, f"PyTorch raised {e_theirs!r}, ours did not"
         elif e_ours is not None:
@@ -341,7 +360,27 @@ class AutogradMachine(RuleBasedStateMachine):
         if not retain:
             (self.released if exact else self.maybe_released).update(runs)
             self.maybe_released.update(graph - runs)
+        if relus:
+            self._drop_zero_gradients(snap)
         return ours, theirs
+
+    def _drop_zero_gradients(self, snap: Any) -> None:
+        """After a grad of a grad through a relu, which reached the nodes below the relu in
+        PyTorch only (with a zero gradient): PyTorch's extra hook runs that saw zeros are
+        dropped, and a ``.grad`` PyTorch set to zeros where ours stayed None goes back to
+        None (the same meaning; an optimizer step differs, weight decay skips a None grad)."""
+        grads, hooks = snap
+        for h, n_ours, n_theirs in hooks:
+            extra = (len(h.theirs) - n_theirs) - (len(h.ours) - n_ours)
+            for i in reversed(range(n_theirs, len(h.theirs))):
+                if extra > 0 and not h.theirs[i].any():
+                    del h.theirs[i]
+                    extra -= 1
+        for p, g, t, _ in grads:
+            now = p.theirs.grad
+            if g is None and t is None and p.ours.grad is None and now is not None:
+                if not now.detach().any():
+                    p.theirs.grad = None
 
     # ------------------------------------------------------------------ making tensors
     @initialize(target=leaves, data=st.data(), shape=st.sampled_from(SHAPES))
@@ -561,7 +600,7 @@ class AutogradMachine(RuleBasedStateMachine):
         g_theirs = None if g is None else torch.tensor(g.copy())
         if g_ours is not None:
             self.user_grads.append(g_ours.numpy())
-        before = {p.name: (go, self._graph_of(go)) for p, go, _ in self._grads()}
+        before = {p.name: (go, gt, self._grad_graph(p)) for p, go, gt in self._grads()}
         done = self._walk(
             [root],
             lambda: root.ours.backward(
@@ -578,11 +617,13 @@ class AutogradMachine(RuleBasedStateMachine):
         if done is not None:
             # a new .grad is old + new: the old one's graph (ours keeps it even without
             # create_graph), and with create_graph the new one's, at most the root's
-            for p, go, _ in self._grads():
-                old, graph = before.get(p.name, (None, frozenset()))
-                if go is not old and go is not None and go.requires_grad:
-                    graph = (graph | root.graph) if create_graph else graph
-                    self.grad_graphs[id(go)] = (go, graph)
+            for p, go, gt in self._grads():
+                old_ours, old_theirs, graph = before.get(p.name, (None, None, frozenset()))
+                if create_graph and (go is not old_ours or gt is not old_theirs):
+                    graph = graph | root.graph
+                for g in (go, gt):
+                    if g is not None and g.requires_grad:
+                        self.grad_graphs[id(g)] = (g, graph)
         if done is not None and not create_graph:
             for p, go, gt in self._grads():
                 if (
@@ -601,7 +642,7 @@ class AutogradMachine(RuleBasedStateMachine):
         # the gradients that became graphs: they are nodes a second-order step can use
         made = []
         known = {id(q.theirs) for q in self.pairs}
-        for _, gt_ours, gt_theirs in self._grads():
+        for p, gt_ours, gt_theirs in self._grads():
             # (PyTorch's grad can keep a graph whose derivative is zero, relu's for one; so
             # only grads that are graphs in both become nodes)
             if (
@@ -612,8 +653,7 @@ class AutogradMachine(RuleBasedStateMachine):
                 and id(gt_theirs) not in known
             ):
                 # (an over-estimate of its graph, so marked inexact)
-                graph = self._graph_of(gt_ours)
-                made.append(self._add(gt_ours, gt_theirs, graph, exact=False)[0])
+                made.append(self._add(gt_ours, gt_theirs, self._grad_graph(p), exact=False)[0])
         return multiple(*(v for m in made for v in m.values))
 
     @rule(
