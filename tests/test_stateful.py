@@ -57,18 +57,18 @@ PyTorch behaviours deliberately not copied, which the machine models instead:
   PyTorch's only: there hooks run, a retained grad grows, ``tg.grad`` finds the tensor used,
   and after an in-place change of it PyTorch raises. Leaf gradients agree. Such tensors take
   no hooks or ``retain_grad``, are not asked for by ``tg.grad``, and after an in-place change
-  PyTorch may raise on walks through them where ours does not. (Both Divs read only the
-  inputs, so a grad of a grad reaches the same nodes through a quotient.)
+  PyTorch may raise on walks through them where ours does not. PyTorch's walk goes on below
+  the relu with a zero gradient: the machine drops its extra hook runs there that saw zeros,
+  and a ``.grad`` it set to zeros where ours stayed None goes back to None. Without
+  ``retain_graph`` that walk releases the nodes below the relu in PyTorch only, and where
+  they are released PyTorch's walk raises: the machine accepts PyTorch's error there. A
+  ``.grad`` can be a graph in PyTorch only (relu's) and keeps it when a real one is added,
+  so the machine tracks the graph of each ``.grad`` in both libraries. (Both Divs read only
+  the inputs, so a grad of a grad reaches the same nodes through a quotient.)
 - our Div saves both its inputs; PyTorch's saves the numerator only when the denominator
   requires grad. After an in-place change of the numerator of a quotient by a tensor that
   requires no grad, a walk through the quotient may raise in ours only (a conservative error,
   never a wrong gradient); PyTorch's walk is not run.
-
-Known gaps, found by the ``thorough`` profile and not modelled yet (both are PyTorch's relu edge
-above; leaf gradients agree): PyTorch's second-order walk through a relu also reaches the nodes
-below it, so a hook there runs once more (with a zero gradient) in PyTorch only; and a leaf's
-``.grad`` that is a graph in PyTorch only (relu's) keeps that graph when a real one is added, so
-a later walk of it raises at the released relu in PyTorch only.
 
 Steps and examples follow the hypothesis profile (tests/conftest.py): ``ci`` stays around a
 minute, ``thorough`` runs many more and longer programs.
