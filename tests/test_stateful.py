@@ -8,7 +8,7 @@ place under ``no_grad``, register hooks, retain grads, run ``backward`` (with an
 ``tg.grad`` for some inputs, clear grads and take optimizer steps. The rules:
 
 - an error: where PyTorch raises, ours must raise too, and the other way round (but for a
-  quotient, its numerator or a relu output changed in place, see below). One stricter rule is
+  numerator or a relu output changed in place, see below). One stricter rule is
   ours: a walk that reaches a node released by an earlier ``backward`` without
   ``retain_graph`` raises, while PyTorch raises only at nodes that saved tensors. The machine
   models which nodes are released (all of a ``backward``'s graph; for ``tg.grad`` surely the
@@ -52,24 +52,23 @@ PyTorch behaviours deliberately not copied, which the machine models instead:
 - ``optimizer.zero_grad(set_to_none=False)`` on a ``.grad`` that is a graph: PyTorch detaches
   it in place; the machine sets such grads to None;
 - which saved tensors a backward formula uses decides which nodes a grad of a grad passes
-  through. Our Div's backward uses its output (-g * z / y, as exp, tanh, sigmoid and sqrt do
-  in both libraries); PyTorch's uses only its inputs. PyTorch's relu backward keeps an edge to
-  relu's output (derivative zero); ours multiplies by a constant mask. So a second-order walk
-  reaches the node of a quotient z = x / y (y requiring grad) in ours only, of a relu in
+  through. PyTorch's relu backward keeps an edge to relu's output (derivative zero); ours
+  multiplies by a constant mask. So a second-order walk reaches the node of a relu in
   PyTorch's only: there hooks run, a retained grad grows, ``tg.grad`` finds the tensor used,
-  and after an in-place change of it that library raises. Leaf gradients agree. Such tensors
-  take no hooks or ``retain_grad``, are not asked for by ``tg.grad``, and after an in-place
-  change either library may raise on walks through them.
-- our Div saves both its inputs, though its backward reads only the denominator and the
-  quotient; PyTorch's saves the numerator only when the denominator requires grad. After an
-  in-place change of a numerator, a walk through its quotient may raise in ours only (a
-  conservative error, never a wrong gradient); PyTorch's walk is not run.
-
-Known gaps, found by the ``thorough`` profile and not modelled yet (both are PyTorch's relu edge
-above; leaf gradients agree): PyTorch's second-order walk through a relu also reaches the nodes
-below it, so a hook there runs once more (with a zero gradient) in PyTorch only; and a leaf's
-``.grad`` that is a graph in PyTorch only (relu's) keeps that graph when a real one is added, so
-a later walk of it raises at the released relu in PyTorch only.
+  and after an in-place change of it PyTorch raises. Leaf gradients agree. Such tensors take
+  no hooks or ``retain_grad``, are not asked for by ``tg.grad``, and after an in-place change
+  PyTorch may raise on walks through them where ours does not. PyTorch's walk goes on below
+  the relu with a zero gradient: the machine drops its extra hook runs there that saw zeros,
+  and a ``.grad`` it set to zeros where ours stayed None goes back to None. Without
+  ``retain_graph`` that walk releases the nodes below the relu in PyTorch only, and where
+  they are released PyTorch's walk raises: the machine accepts PyTorch's error there. A
+  ``.grad`` can be a graph in PyTorch only (relu's) and keeps it when a real one is added,
+  so the machine tracks the graph of each ``.grad`` in both libraries. (Both Divs read only
+  the inputs, so a grad of a grad reaches the same nodes through a quotient.)
+- our Div saves both its inputs; PyTorch's saves the numerator only when the denominator
+  requires grad. After an in-place change of the numerator of a quotient by a tensor that
+  requires no grad, a walk through the quotient may raise in ours only (a conservative error,
+  never a wrong gradient); PyTorch's walk is not run.
 
 Steps and examples follow the hypothesis profile (tests/conftest.py): ``ci`` stays around a
 minute, ``thorough`` runs many more and longer programs.
@@ -136,8 +135,7 @@ class Pair:
     hooks: list[Hook] = field(default_factory=list)
     base: Pair | None = None  # the tensor whose memory this view (or detach) shares
     stale: bool = False  # a view whose memory changed in place: PyTorch remakes its grad_fn
-    # a grad of a grad passes through this node in one library only (see the docstring):
-    # a quotient by a grad-requiring tensor (ours), a relu (PyTorch's)
+    # a grad of a grad passes through this node in PyTorch only: a relu (see the docstring)
     second_order_differs: bool = False
 
     @property
@@ -211,8 +209,13 @@ class AutogradMachine(RuleBasedStateMachine):
         self.released: set[str] = set()  # nodes whose saved values are surely released
         self.maybe_released: set[str] = set()  # released in part, or by an estimated graph
         self.changed_differs: set[str] = set()  # second_order_differs, changed in place
-        self.numerators: dict[str, str] = {}  # a quotient's name: its numerator's memory's
+        # a relu and the nodes below it, maybe released by a grad of a grad in PyTorch only
+        self.released_theirs: set[str] = set()
+        # a quotient by a tensor that requires no grad: its name -> its numerator's memory's
+        self.numerators: dict[str, str] = {}
         self.numerator_changed: set[str] = set()  # quotients whose numerator changed in place
+        # the graph of each .grad (of either library) a backward made (kept alive here, by id)
+        self.grad_graphs: dict[int, tuple[Any, frozenset[str]]] = {}
         self._names = itertools.count()
 
     # ------------------------------------------------------------------ helpers
@@ -251,6 +254,17 @@ class AutogradMachine(RuleBasedStateMachine):
             for p in self.pairs
             if p.theirs.requires_grad and (p.is_leaf or p.retained)
         ]
+
+    def _grad_graph(self, p: Pair) -> frozenset[str]:
+        """The nodes ``p``'s ``.grad`` may have been computed from, in either library (PyTorch's
+        can be a graph where ours is not: relu's)."""
+        graph: frozenset[str] = frozenset()
+        for g in (p.ours.grad, p.theirs.grad):
+            if g is None or not g.requires_grad:
+                continue
+            q = next((q for q in self.pairs if g is q.ours or g is q.theirs), None)
+            graph |= q.graph if q is not None else self.grad_graphs.get(id(g), (g, graph))[1]
+        return graph
 
     def _snapshot(self) -> Any:
         return [
@@ -304,13 +318,12 @@ class AutogradMachine(RuleBasedStateMachine):
         ours, e_ours = _outcome(run_ours, OUR_ERRORS)
         changed = bool(graph & self.changed_differs)
         numerator = bool(graph & self.numerator_changed) and str(e_ours).startswith("Div")
-        if (maybe and _released(e_ours)) or ((changed or numerator) and _modified(e_ours)):
+        if (maybe and _released(e_ours)) or (numerator and _modified(e_ours)):
             # ours raises at any released node, PyTorch only at one that saved tensors, and
-            # ours at a quotient changed in place (PyTorch's Div saves no output) or whose
-            # numerator changed in place (ours saves it, PyTorch only when the denominator
-            # requires grad): PyTorch could finish this walk and release more of the graph
-            # than ours did before raising, which no later step could model. So PyTorch's
-            # walk is not run.
+            # ours at a quotient whose numerator changed in place (ours saves it, PyTorch
+            # only when the denominator requires grad): PyTorch could finish this walk and
+            # release more of the graph than ours did before raising, which no later step
+            # could model. So PyTorch's walk is not run.
             theirs, e_theirs = None, e_ours
         else:
             theirs, e_theirs = _outcome(run_theirs, TORCH_ERRORS)
@@ -319,6 +332,21 @@ class AutogradMachine(RuleBasedStateMachine):
                 p.theirs.grad = gt
         if e_theirs is not None and e_ours is None and changed and _modified(e_theirs):
             e_ours = e_theirs  # a relu output a grad of a grad saved in PyTorch only
+        # a grad of a grad through a relu reaches the relu's node and the nodes below it in
+        # PyTorch only (its edge to relu's output), and without retain_graph releases them
+        # there: where they are released, PyTorch's walk raises
+        relus = (
+            []
+            if exact
+            else [self.by_name[n] for n in graph if self.by_name[n].second_order_differs]
+        )
+        below = frozenset().union(*(r.graph for r in relus))
+        gone = self.released | self.maybe_released
+        if e_theirs is not None and e_ours is None and _released(e_theirs):
+            if below & gone or graph & self.released_theirs:
+                e_ours = e_theirs
+        if not retain:
+            self.released_theirs |= below
         if e_theirs is not None:
             assert e_ours is not None, f"PyTorch raised {e_theirs!r}, ours did not"
         elif e_ours is not None:
@@ -332,7 +360,27 @@ class AutogradMachine(RuleBasedStateMachine):
         if not retain:
             (self.released if exact else self.maybe_released).update(runs)
             self.maybe_released.update(graph - runs)
+        if relus:
+            self._drop_zero_gradients(snap)
         return ours, theirs
+
+    def _drop_zero_gradients(self, snap: Any) -> None:
+        """After a grad of a grad through a relu, which reached the nodes below the relu in
+        PyTorch only (with a zero gradient): PyTorch's extra hook runs that saw zeros are
+        dropped, and a ``.grad`` PyTorch set to zeros where ours stayed None goes back to
+        None (the same meaning; an optimizer step differs, weight decay skips a None grad)."""
+        grads, hooks = snap
+        for h, n_ours, n_theirs in hooks:
+            extra = (len(h.theirs) - n_theirs) - (len(h.ours) - n_ours)
+            for i in reversed(range(n_theirs, len(h.theirs))):
+                if extra > 0 and not h.theirs[i].any():
+                    del h.theirs[i]
+                    extra -= 1
+        for p, g, t, _ in grads:
+            now = p.theirs.grad
+            if g is None and t is None and p.ours.grad is None and now is not None:
+                if not now.detach().any():
+                    p.theirs.grad = None
 
     # ------------------------------------------------------------------ making tensors
     @initialize(target=leaves, data=st.data(), shape=st.sampled_from(SHAPES))
@@ -414,9 +462,8 @@ class AutogradMachine(RuleBasedStateMachine):
             return multiple()
         ours, theirs = self.BINARY[op]
         made, _ = self._apply([a, b], ours, theirs)
-        for q in made.values:
-            q.second_order_differs = op == "div" and b.theirs.requires_grad
-            if op == "div":
+        if op == "div" and not b.theirs.requires_grad:
+            for q in made.values:
                 self.numerators[q.name] = (a.base or a).name
         return made
 
@@ -478,9 +525,9 @@ class AutogradMachine(RuleBasedStateMachine):
                 q.retained = False
                 for h in q.hooks:
                     h.compared = False
-        # Our Div saves its numerator for backward (which reads only the denominator and the
-        # quotient); PyTorch's saves it only when the denominator requires grad. A walk
-        # through a quotient whose numerator changed may raise in ours only (conservative).
+        # Our Div saves its numerator always, PyTorch's only when the denominator requires
+        # grad. A walk through a quotient by a tensor that requires no grad whose numerator
+        # changed may raise in ours only (conservative).
         self.numerator_changed.update(z for z, n in self.numerators.items() if n == family.name)
 
     # ------------------------------------------------------------------ in place
@@ -501,7 +548,7 @@ class AutogradMachine(RuleBasedStateMachine):
             f"in place {kind}: PyTorch raised {e_theirs!r}, ours raised {e_ours!r}"
         )
         self._changed(x)
-        if (x.base or x).second_order_differs:  # one library's grad of a grad saved it
+        if (x.base or x).second_order_differs:  # PyTorch's grad of a grad saved it
             self.changed_differs.add((x.base or x).name)
 
     # ------------------------------------------------------------------ hooks, retain_grad
@@ -553,6 +600,7 @@ class AutogradMachine(RuleBasedStateMachine):
         g_theirs = None if g is None else torch.tensor(g.copy())
         if g_ours is not None:
             self.user_grads.append(g_ours.numpy())
+        before = {p.name: (go, gt, self._grad_graph(p)) for p, go, gt in self._grads()}
         done = self._walk(
             [root],
             lambda: root.ours.backward(
@@ -566,6 +614,16 @@ class AutogradMachine(RuleBasedStateMachine):
         if g_ours is not None:
             np.testing.assert_array_equal(g_ours.numpy(), g, err_msg="backward changed grad=")
         self._check_hooks()
+        if done is not None:
+            # a new .grad is old + new: the old one's graph (ours keeps it even without
+            # create_graph), and with create_graph the new one's, at most the root's
+            for p, go, gt in self._grads():
+                old_ours, old_theirs, graph = before.get(p.name, (None, None, frozenset()))
+                if create_graph and (go is not old_ours or gt is not old_theirs):
+                    graph = graph | root.graph
+                for g in (go, gt):
+                    if g is not None and g.requires_grad:
+                        self.grad_graphs[id(g)] = (g, graph)
         if done is not None and not create_graph:
             for p, go, gt in self._grads():
                 if (
@@ -584,7 +642,7 @@ class AutogradMachine(RuleBasedStateMachine):
         # the gradients that became graphs: they are nodes a second-order step can use
         made = []
         known = {id(q.theirs) for q in self.pairs}
-        for _, gt_ours, gt_theirs in self._grads():
+        for p, gt_ours, gt_theirs in self._grads():
             # (PyTorch's grad can keep a graph whose derivative is zero, relu's for one; so
             # only grads that are graphs in both become nodes)
             if (
@@ -594,8 +652,8 @@ class AutogradMachine(RuleBasedStateMachine):
                 and gt_ours.requires_grad
                 and id(gt_theirs) not in known
             ):
-                # its graph is at most the root's: over-estimated, so marked inexact
-                made.append(self._add(gt_ours, gt_theirs, root.graph, exact=False)[0])
+                # (an over-estimate of its graph, so marked inexact)
+                made.append(self._add(gt_ours, gt_theirs, self._grad_graph(p), exact=False)[0])
         return multiple(*(v for m in made for v in m.values))
 
     @rule(
