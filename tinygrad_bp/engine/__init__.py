@@ -6,8 +6,8 @@
 2. ``function.py``: ``Function``, one op with ``forward`` beside ``backward``, and its ONE
    ``apply``: run forward on the arrays and, when a gradient will be wanted, record the node
    (its parents, what backward reads).
-3. ``walk.py``: ``run_backward``, the chain rule over the recorded graph, newest node first;
-   ``backward`` and ``grad`` are its entry points.
+3. ``walk.py``: ``run_backward``, the chain rule over the recorded graph, newest node first
+   (``backward.py``: ``backward`` and ``grad``, its entry points).
 4. ``ops/``: the primitive ops, the math in each docstring.
 
 Beside them, each in its own small module with a first-screen docstring saying what it adds:
@@ -42,7 +42,8 @@ from tinygrad_bp.engine.grad_mode import enable_grad, is_grad_enabled, no_grad, 
 from tinygrad_bp.engine.higher_order import once_differentiable
 from tinygrad_bp.engine.hooks import register_hook
 from tinygrad_bp.engine.versions import bump_version, bump_versions, share_version
-from tinygrad_bp.engine.walk import backward, grad, run_backward, sum_to, toposort
+from tinygrad_bp.engine.backward import backward, grad
+from tinygrad_bp.engine.walk import run_backward, sum_to, toposort
 
 __all__ = [
     "Function",

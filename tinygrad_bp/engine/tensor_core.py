@@ -203,7 +203,7 @@ class TensorCore:
             retain_graph: keep saved values to walk this graph again (default: create_graph).
             create_graph: record the backward pass itself, for higher-order derivatives.
         """
-        from tinygrad_bp.engine.walk import backward
+        from tinygrad_bp.engine.backward import backward
 
         retain = create_graph if retain_graph is None else retain_graph
         backward(self, grad, retain, create_graph)  # type: ignore[arg-type]

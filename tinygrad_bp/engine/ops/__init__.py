@@ -36,11 +36,10 @@ from tinygrad_bp.engine.ops.reduce import (
     Sum,
     log_softmax,  # noqa: F401  (an op function, re-exported)
     logsumexp,  # noqa: F401  (an op function, re-exported)
-    reduce_sum,  # noqa: F401  (an op function, re-exported)
     softmax,  # noqa: F401  (an op function, re-exported)
-    sum_rows,  # noqa: F401  (an op function, re-exported)
     var,  # noqa: F401  (an op function, re-exported)
 )
+from tinygrad_bp.engine.ops.sums import reduce_sum, sum_rows  # noqa: F401
 from tinygrad_bp.engine.ops.unary import (
     Abs,
     Cast,

@@ -10,6 +10,7 @@ import numpy as np
 from tinygrad_bp.engine.arrays import _axis
 from tinygrad_bp.engine.function import Function
 from tinygrad_bp.engine.ops.shims import _arr, _c, _exp, broadcast_to
+from tinygrad_bp.engine.ops.sums import adds_naively, norm_axes, reduce_sum
 from tinygrad_bp.engine.tensor import Tensor
 
 __all__ = [
@@ -22,30 +23,14 @@ __all__ = [
     "Sum",
     "log_softmax",
     "logsumexp",
-    "reduce_sum",
     "softmax",
-    "sum_rows",
     "var",
 ]
 
 
-def _norm_axes(ndim: int, axis: Any) -> tuple[int, ...]:
-    """``axis`` (None, int or tuple, negatives allowed) as sorted non-negative axes."""
-    if axis is None:
-        return tuple(range(ndim))
-    axes = (axis,) if isinstance(axis, int) else tuple(axis)
-    for a in axes:
-        if not -ndim <= a < max(ndim, 1) or (ndim == 0 and a not in (0, -1)):
-            raise np.exceptions.AxisError(a, ndim)
-    norm = sorted({a % max(ndim, 1) for a in axes}) if ndim else []
-    if len(norm) != len(axes) and ndim:
-        raise ValueError(f"repeated axis in {axes}")
-    return tuple(norm)
-
-
 def _keep_shape(shape: tuple[int, ...], axis: Any) -> tuple[int, ...]:
     """The shape a reduction over ``axis`` has with keepdims=True."""
-    axes = _norm_axes(len(shape), axis)
+    axes = norm_axes(len(shape), axis)
     return tuple(1 if i in axes else n for i, n in enumerate(shape))
 
 
@@ -55,7 +40,7 @@ class _Reduce(Function):
     @staticmethod
     def _setup(ctx: Any, x: np.ndarray, axis: Any) -> None:
         ctx.shape = x.shape
-        ctx.axes = _norm_axes(x.ndim, axis)
+        ctx.axes = norm_axes(x.ndim, axis)
         ctx.kshape = tuple(1 if i in ctx.axes else n for i, n in enumerate(x.shape))
 
 
@@ -75,60 +60,13 @@ class _Reduce(Function):
 # naive sum (1.5e-3 relative on 10^7 x 0.1). Pairwise reductions (the innermost axes of a
 # C-contiguous array, e.g. ``loss.sum()``) and those of fewer than 8 terms (numpy's pairwise
 # sum adds those one by one too) keep numpy's float32 sum.
-_PAIRWISE_MIN = 8
-_NARROW = frozenset(np.dtype(t) for t in (np.float16, np.float32))
-
-
-def _adds_naively(x: np.ndarray, axes: tuple[int, ...]) -> bool:
-    """A float32/float16 sum over ``axes`` that numpy would not sum pairwise."""
-    if x.dtype not in _NARROW or (len(axes) == x.ndim and x.flags.c_contiguous):
-        return False  # wider floats, ints, and whole C-contiguous arrays (pairwise)
-    shape = x.shape
-    n = 1
-    for a in axes:
-        n *= shape[a]
-    if n < _PAIRWISE_MIN:
-        return False
-    if x.ndim <= 1:
-        return False  # a 1-D sum is pairwise at any stride
-    if not x.flags.c_contiguous:
-        return True
-    kept_inside = False  # the reduced axes (length-1 axes aside) must be the innermost ones
-    for i in range(x.ndim - 1, -1, -1):
-        if shape[i] == 1:
-            continue
-        if i not in axes:
-            kept_inside = True
-        elif kept_inside:
-            return True
-    return False
-
-
-def reduce_sum(x: np.ndarray, axis: Any = None, keepdims: bool = False) -> Any:
-    """``np.sum(x, axis)``, accumulated in float64 where float32 would add naively."""
-    if (axis is None or axis == -1 or axis == x.ndim - 1) and x.flags.c_contiguous:
-        # the innermost axis or all of a C-contiguous array: pairwise (e.g. softmax's rows)
-        return x.sum(axis=axis, keepdims=keepdims)
-    if _adds_naively(x, _norm_axes(x.ndim, axis)):
-        return x.sum(axis=axis, dtype=np.float64, keepdims=keepdims).astype(x.dtype)
-    return x.sum(axis=axis, keepdims=keepdims)
-
-
-def sum_rows(g: np.ndarray) -> np.ndarray:
-    """Sum over axis 0 of a 2-D array (a batch's bias gradient): ``reduce_sum(g, 0)`` without
-    its checks, for the training step's hot path."""
-    if g.dtype in _NARROW and g.shape[0] >= _PAIRWISE_MIN:
-        return np.add.reduce(g, axis=0, dtype=np.float64).astype(g.dtype)  # type: ignore[no-any-return]
-    return np.add.reduce(g, axis=0)  # type: ignore[no-any-return]
-
-
 class Sum(_Reduce):
     """z = sum(x, axis);  dz/dx = 1 (g broadcast back over the reduced axes)"""
 
     @staticmethod
     def forward(ctx: Any, x: np.ndarray, axis: Any = None, keepdims: bool = False) -> np.ndarray:
         _Reduce._setup(ctx, x, axis)
-        if _adds_naively(x, ctx.axes):  # float64 accumulator (see reduce_sum)
+        if adds_naively(x, ctx.axes):  # float64 accumulator (see reduce_sum)
             return x.sum(axis=axis, dtype=np.float64, keepdims=keepdims).astype(x.dtype)
         return x.sum(axis=axis, keepdims=keepdims)
 
@@ -149,7 +87,7 @@ class Mean(_Reduce):
                 f"mean: the reduced axes of shape {x.shape} are empty (mean of nothing)"
             )
         ctx.scale = _c(1.0 / n, x) if x.dtype.kind == "f" else 1.0 / n
-        if _adds_naively(x, ctx.axes):  # float64 accumulator (see reduce_sum), divided in it
+        if adds_naively(x, ctx.axes):  # float64 accumulator (see reduce_sum), divided in it
             return x.mean(axis=axis, dtype=np.float64, keepdims=keepdims).astype(x.dtype)  # type: ignore[no-any-return]
         return x.mean(axis=axis, keepdims=keepdims)
 
