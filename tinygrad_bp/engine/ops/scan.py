@@ -4,7 +4,9 @@ norm (vector and matrix, ord 1/2/inf/fro and more, as ``np.linalg.norm``).
 Zeros: d prod(x)/dx_i is the product of the OTHER elements, computed from the products before
 and after each element (two exclusive cumulative products), never as prod(x) / x_i: that is
 exact where one element is 0 (the gradient there is the product of the rest) and where several
-are (all 0). cumprod divides by x only where no element of the scan is 0.
+are (all 0). cumprod divides by x only where every running product is a normal number (no 0,
+no underflow to a subnormal, no overflow) and outside create_graph; otherwise it takes the
+exact form, which builds an (n, n) table per scan.
 """
 
 from __future__ import annotations
@@ -107,7 +109,8 @@ class CumSum(_Scan):
 
 class CumProd(_Scan):
     """z_i = x_0 ... x_i along axis;  dx_i = sum over j >= i of g_j * prod(x_k, k <= j, k != i)
-    (= reversed cumsum of g z, divided by x_i, where the scan holds no zero)"""
+    (= reversed cumsum of g z, divided by x_i, where no running product is 0, subnormal or
+    infinite, and outside create_graph)"""
 
     grads_are_new = True
     save_inputs = True
@@ -123,7 +126,15 @@ class CumProd(_Scan):
         ax = ctx.axis
         x, out = ctx.inputs[0].swapaxes(ax, -1), ctx.out.swapaxes(ax, -1)
         gl = g.swapaxes(ax, -1)
-        if np.any(_arr(x) == 0):
+        o = _arr(out)
+        if (
+            isinstance(g, Tensor)
+            or not np.all(np.abs(o) >= np.finfo(o.dtype).tiny)
+            or not np.all(np.isfinite(o))
+        ):
+            # a zero (or a product that underflowed, or overflowed): dividing by x would lose
+            # the terms after it; and differentiated again, 1/x is ill-conditioned for tiny x:
+            # the exact form, a polynomial in x
             gx = _cumprod_grad_with_zeros(x, gl)
         else:
             gx = _flip_last(_cumsum_last(_flip_last(gl * out))) / x

@@ -102,7 +102,7 @@ class Pad(Function):
     def forward(ctx: Any, x: np.ndarray, pad_width: Any, value: float = 0.0) -> np.ndarray:
         pairs = _pad_width(pad_width, x.ndim)
         ctx.inner = tuple(slice(a, a + n) for (a, _), n in zip(pairs, x.shape))
-        return np.pad(x, pairs, mode="constant", constant_values=value)
+        return np.pad(x, pairs or 0, mode="constant", constant_values=value)
 
     @staticmethod
     def backward(ctx: Any, g: Any) -> Any:
