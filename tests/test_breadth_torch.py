@@ -72,7 +72,8 @@ UNARY = {
         X,
     ),
     "mish": (lambda x: x.mish(), TF.mish, X),
-    "hardswish": (lambda x: x.hardswish(), TF.hardswish, X * 1.5),  # kinks at +-3 avoided
+    "hardswish": (lambda x: x.hardswish(), TF.hardswish, X * 1.5),
+    "hardswish at kinks": (lambda x: x.hardswish(), TF.hardswish, np.array([-3.0, 0.0, 3.0])),
 }
 
 

@@ -144,7 +144,7 @@ def gelu(x: Tensor, approximate: str = "none") -> Tensor:
 
 
 def hardswish(x: Tensor) -> Tensor:
-    """x * relu6(x + 3) / 6 (its gradient at x = +-3 is the one from the right: 1 and 0)."""
+    """x * relu6(x + 3) / 6 (its gradient at x = -3 and 3 is 0 and 1, as PyTorch's)."""
     x = _as_tensor(x)
     return x * Hardtanh.apply(x + 3.0, min_val=0.0, max_val=6.0) * (1.0 / 6.0)
 
