@@ -54,9 +54,10 @@ def tensordot(x: Tensor, y: Tensor, axes: Any = 2) -> Tensor:
     kx = [i for i in range(x.ndim) if i not in ax]
     ky = [j for j in range(y.ndim) if j not in ay]
     k = math.prod(x.shape[i] for i in ax)
-    left = x.transpose([*kx, *ax]).reshape(-1, k)
-    right = y.transpose([*ay, *ky]).reshape(k, -1)
-    return (left @ right).reshape(*(x.shape[i] for i in kx), *(y.shape[j] for j in ky))
+    nx, ny = math.prod(x.shape[i] for i in kx), math.prod(y.shape[j] for j in ky)
+    left = _reshape(_permute(x, [*kx, *ax]), (nx, k))
+    right = _reshape(_permute(y, [*ay, *ky]), (k, ny))
+    return _reshape(left @ right, (*(x.shape[i] for i in kx), *(y.shape[j] for j in ky)))
 
 
 _LETTERS = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
@@ -131,18 +132,27 @@ def _contract(
     left = [c for c in tx if c not in ty]
     right = [c for c in ty if c not in tx]
     nb, bshape, kshape = len(batch), [sizes[c] for c in batch], [sizes[c] for c in summed]
-    x = x.transpose([tx.index(c) for c in (*batch, *left, *summed)])
-    y = y.transpose([ty.index(c) for c in (*batch, *summed, *right)])
+    x = _permute(x, [tx.index(c) for c in (*batch, *left, *summed)])
+    y = _permute(y, [ty.index(c) for c in (*batch, *summed, *right)])
     lshape, rshape = x.shape[nb : nb + len(left)], y.shape[nb + len(summed) :]
     x = _expand(x, (*bshape, *lshape, *kshape))  # size-1 axes broadcast against the other
     y = _expand(y, (*bshape, *kshape, *rshape))
     nl, nk, nr = math.prod(lshape), math.prod(kshape), math.prod(rshape)
-    z = x.reshape(*bshape, nl, nk) @ y.reshape(*bshape, nk, nr)
-    return z.reshape(*bshape, *lshape, *rshape), "".join(batch + left + right)
+    z = _reshape(x, (*bshape, nl, nk)) @ _reshape(y, (*bshape, nk, nr))
+    return _reshape(z, (*bshape, *lshape, *rshape)), "".join(batch + left + right)
 
 
+# the steps below are skipped when they would change nothing (no node for a no-op)
 def _expand(x: Tensor, shape: tuple[int, ...]) -> Tensor:
     return x if x.shape == shape else x.broadcast_to(shape)
+
+
+def _reshape(x: Tensor, shape: tuple[int, ...]) -> Tensor:
+    return x if x.shape == shape else x.reshape(shape)
+
+
+def _permute(x: Tensor, perm: list[int]) -> Tensor:
+    return x if perm == sorted(perm) else x.transpose(perm)
 
 
 def einsum(subscripts: str, *operands: Tensor) -> Tensor:
@@ -168,5 +178,5 @@ def einsum(subscripts: str, *operands: Tensor) -> Tensor:
     if set(t) - set(out):  # one operand only: letters not in the output are summed
         lone = tuple(j for j, c in enumerate(t) if c not in out)
         x, t = x.sum(axis=lone), "".join(c for c in t if c in out)
-    x = x.transpose([t.index(c) for c in out]) if len(out) > 1 else x
+    x = _permute(x, [t.index(c) for c in out])
     return _expand(x, tuple(sizes[c] for c in out))
