@@ -12,6 +12,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from tinygrad_bp.engine.arrays import _data
+
 if TYPE_CHECKING:
     from types import ModuleType
 
@@ -28,9 +30,9 @@ def _ops() -> ModuleType:  # the ops import Tensor, so they are imported at firs
 
 def _cmp(t: Any, other: Any, fn: Any) -> Tensor:
     """A comparison as a bool tensor outside the graph."""
-    from tinygrad_bp.engine.tensor import _make
+    from tinygrad_bp.engine.tensor import _make  # (tensor.py imports this module)
 
-    return _make(np.asarray(fn(t.data, other.data if hasattr(other, "_ctx") else other)), False)
+    return _make(np.asarray(fn(t.data, _data(other))), False)
 
 
 class MathMethods:

@@ -1,7 +1,7 @@
 """The primitive ops, one ``Function`` each, forward beside backward, the math in the
 docstring. Read them in this order: unary.py, binary.py, reduce.py, movement.py, matmul.py
 (shims.py holds what their backward formulas share); then the wider set built on them:
-elementwise.py, activation.py, scan.py, shape.py, linalg.py."""
+trig.py, elementwise.py, activation.py, scan.py, shape.py, linalg.py."""
 
 from tinygrad_bp.engine.ops.activation import (
     Elu,
@@ -32,40 +32,20 @@ from tinygrad_bp.engine.ops.binary import (
     where,  # noqa: F401  (an op function, re-exported)
 )
 from tinygrad_bp.engine.ops.elementwise import (
-    Arccos,
-    Arcsin,
-    Arctan,
-    Arctan2,
-    Cos,
-    Cosh,
     Erf,
     Expm1,
-    Hypot,
     Log1p,
     Log2,
     Log10,
     Mod,
     Sign,
-    Sin,
-    Sinh,
-    Tan,
-    arccos,  # noqa: F401  (an op function, re-exported)
-    arcsin,  # noqa: F401  (an op function, re-exported)
-    arctan,  # noqa: F401  (an op function, re-exported)
-    arctan2,  # noqa: F401  (an op function, re-exported)
-    cos,  # noqa: F401  (an op function, re-exported)
-    cosh,  # noqa: F401  (an op function, re-exported)
     erf,  # noqa: F401  (an op function, re-exported)
     expm1,  # noqa: F401  (an op function, re-exported)
-    hypot,  # noqa: F401  (an op function, re-exported)
     log1p,  # noqa: F401  (an op function, re-exported)
     log2,  # noqa: F401  (an op function, re-exported)
     log10,  # noqa: F401  (an op function, re-exported)
     mod,  # noqa: F401  (an op function, re-exported)
     sign,  # noqa: F401  (an op function, re-exported)
-    sin,  # noqa: F401  (an op function, re-exported)
-    sinh,  # noqa: F401  (an op function, re-exported)
-    tan,  # noqa: F401  (an op function, re-exported)
 )
 from tinygrad_bp.engine.ops.linalg import (
     einsum,  # noqa: F401  (an op function, re-exported)
@@ -125,6 +105,28 @@ from tinygrad_bp.engine.ops.shape import (
     trace,  # noqa: F401  (an op function, re-exported)
     tril,  # noqa: F401  (an op function, re-exported)
     triu,  # noqa: F401  (an op function, re-exported)
+)
+from tinygrad_bp.engine.ops.trig import (
+    Arccos,
+    Arcsin,
+    Arctan,
+    Arctan2,
+    Cos,
+    Cosh,
+    Hypot,
+    Sin,
+    Sinh,
+    Tan,
+    arccos,  # noqa: F401  (an op function, re-exported)
+    arcsin,  # noqa: F401  (an op function, re-exported)
+    arctan,  # noqa: F401  (an op function, re-exported)
+    arctan2,  # noqa: F401  (an op function, re-exported)
+    cos,  # noqa: F401  (an op function, re-exported)
+    cosh,  # noqa: F401  (an op function, re-exported)
+    hypot,  # noqa: F401  (an op function, re-exported)
+    sin,  # noqa: F401  (an op function, re-exported)
+    sinh,  # noqa: F401  (an op function, re-exported)
+    tan,  # noqa: F401  (an op function, re-exported)
 )
 from tinygrad_bp.engine.ops.unary import (
     Abs,
