@@ -559,7 +559,7 @@ BREADTH_ROWS: list[OpSpec] = [
         "norm",
         _both("norm"),
         _ref(_np_norm),
-        ["Tensor.norm", "tg.norm"],
+        ["Tensor.norm", "tg.norm", "ops.Norm2"],
         layout=_norm_vector_layout(),
         domains=("nonzero",),
     ),

@@ -133,6 +133,23 @@ def test_norm_forms_match_numpy() -> None:
         tg.Tensor(np.ones((2, 2, 2))).norm(2)
 
 
+def test_norm_gradient_at_zero_is_zero_without_warnings() -> None:
+    """The 2-norm's subgradient at 0 is 0 (as PyTorch), not sqrt's 0 * inf = nan."""
+    assert _grad(lambda x: x.norm(), [0.0, 0.0, 0.0])[0].tolist() == [0.0, 0.0, 0.0]
+    g = _grad(lambda x: x.norm(axis=1), [[0.0, 0.0], [3.0, 4.0]])[0]
+    assert g.tolist() == [[0.0, 0.0], [0.6, 0.8]]
+    assert _grad(lambda x: x.norm("fro"), [[0.0, 0.0]] * 2)[0].tolist() == [[0.0, 0.0]] * 2
+
+
+def test_ops_on_empty_axes() -> None:
+    """An empty product is 1 (no gradient), an einsum over an empty letter is 0."""
+    x = tg.Tensor(np.zeros((2, 0)), requires_grad=True)
+    out = x.prod(axis=1) + tg.einsum("ij,kj->ik", x, x).sum(axis=1) + x.norm(axis=1)
+    assert out.data.tolist() == [1.0, 1.0]
+    out.sum().backward()
+    assert x.grad is not None and x.grad.shape == (2, 0)
+
+
 def test_svdvals_is_once_differentiable() -> None:
     x = tg.Tensor(np.diag([3.0, 1.0]) + 0.1, requires_grad=True)
     (g,) = tg.grad(x.norm(2), [x], create_graph=True)

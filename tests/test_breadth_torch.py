@@ -117,6 +117,12 @@ def test_vector_norms_equal_pytorch(ord_: float) -> None:
     )
 
 
+def test_norm_at_zero_equals_pytorch() -> None:
+    z = np.zeros((2, 3))
+    _compare(lambda a: a.norm(axis=1), lambda t: torch.linalg.vector_norm(t, dim=1), z)
+    _compare(lambda a: a.norm("fro"), lambda t: torch.linalg.matrix_norm(t, "fro"), z)
+
+
 @pytest.mark.parametrize("ord_", ["fro", "nuc", 1, -1, 2, -2, np.inf, -np.inf])
 def test_matrix_norms_equal_pytorch(ord_: Any) -> None:
     m = RNG.standard_normal((2, 3, 4))

@@ -81,6 +81,7 @@ from tinygrad_bp.engine.ops.reduce import (
 from tinygrad_bp.engine.ops.scan import (
     CumProd,
     CumSum,
+    Norm2,
     Prod,
     Svdvals,
     norm,  # noqa: F401  (an op function, re-exported)
@@ -184,6 +185,7 @@ __all__ = [
     "Mod",
     "Mul",
     "Neg",
+    "Norm2",
     "Pad",
     "Pow",
     "Prod",

@@ -113,12 +113,15 @@ def _take_diagonals(x: Tensor, term: str) -> tuple[Tensor, str]:
 
 
 def _sizes(terms: Sequence[str], xs: Sequence[Tensor]) -> dict[str, int]:
+    """Each letter's size: equal in every operand, or 1 where it broadcasts (0 is a size)."""
     sizes: dict[str, int] = {}
     for t, x in zip(terms, xs):
         for c, n in zip(t, x.shape):
-            if sizes.get(c, 1) != 1 and n not in (1, sizes[c]):
-                raise ValueError(f"einsum: letter {c!r} has sizes {sizes[c]} and {n}")
-            sizes[c] = max(sizes.get(c, 1), n)
+            m = sizes.setdefault(c, n)
+            if m == 1:
+                sizes[c] = n
+            elif n not in (1, m):
+                raise ValueError(f"einsum: letter {c!r} has sizes {m} and {n}")
     return sizes
 
 

@@ -19,11 +19,11 @@ import numpy as np
 from tinygrad_bp.engine.arrays import _axis
 from tinygrad_bp.engine.function import Function
 from tinygrad_bp.engine.higher_order import once_differentiable
-from tinygrad_bp.engine.ops.reduce import _norm_axes
-from tinygrad_bp.engine.ops.shims import _arr, _as_tensor, _where
+from tinygrad_bp.engine.ops.reduce import _norm_axes, reduce_sum
+from tinygrad_bp.engine.ops.shims import _arr, _as_tensor, _one, _where
 from tinygrad_bp.engine.tensor import Tensor
 
-__all__ = ["CumProd", "CumSum", "Prod", "Svdvals", "norm", "std"]
+__all__ = ["CumProd", "CumSum", "Norm2", "Prod", "Svdvals", "norm", "std"]
 
 
 # --------------------------------------------------------------------------- array/Tensor shims
@@ -71,6 +71,8 @@ class Prod(Function):
     @staticmethod
     def backward(ctx: Any, g: Any) -> Any:
         x = ctx.inputs[0]
+        if x.size == 0:  # an empty product is 1, whatever x: no gradient to anything
+            return g.reshape(ctx.kshape) * x
         kept = [i for i in range(x.ndim) if i not in ctx.axes]
         perm = [*kept, *ctx.axes]  # the reduced axes last, then flattened into one
         xt = x.transpose(perm) if x.ndim > 1 else x
@@ -183,9 +185,31 @@ class Svdvals(Function):
         return (ctx.u * g[..., None, :]) @ ctx.vh
 
 
+class Norm2(Function):
+    """z = sqrt(sum(x^2, axis)), the Euclidean norm (Frobenius over two axes);
+    dz/dx = x / z, and 0 where z = 0 (PyTorch's subgradient: sqrt would give 0 * inf)"""
+
+    grads_are_new = True
+    save_inputs = True
+    save_output = True
+    hint = "axis must be None, an int or a tuple of distinct ints in [-ndim, ndim)"
+
+    @staticmethod
+    def forward(ctx: Any, x: np.ndarray, axis: Any = None, keepdims: bool = False) -> np.ndarray:
+        axes = _norm_axes(x.ndim, axis)
+        ctx.kshape = tuple(1 if i in axes else n for i, n in enumerate(x.shape))
+        return np.sqrt(reduce_sum(x * x, axis, keepdims))  # type: ignore[no-any-return]
+
+    @staticmethod
+    def backward(ctx: Any, g: Any) -> Any:
+        x, z = ctx.inputs[0], ctx.out.reshape(ctx.kshape)
+        safe = _where(_arr(z) == 0, _one(_arr(z)), z)  # x is 0 there too: the gradient is 0
+        return g.reshape(ctx.kshape) * x / safe
+
+
 def _vector_norm(x: Tensor, ord: Any, axis: Any, keepdims: bool) -> Tensor:
     if ord is None or ord == 2:
-        return (x * x).sum(axis=axis, keepdims=keepdims).sqrt()
+        return Norm2.apply(x, axis=axis, keepdims=keepdims)
     if ord == math.inf:
         return x.abs().max(axis=axis, keepdims=keepdims)
     if ord == -math.inf:
@@ -203,7 +227,7 @@ def _vector_norm(x: Tensor, ord: Any, axis: Any, keepdims: bool) -> Tensor:
 def _matrix_norm(x: Tensor, ord: Any, axes: tuple[int, int], keepdims: bool) -> Tensor:
     row, col = axes
     if ord in (None, "fro"):
-        out = (x * x).sum(axis=axes, keepdims=True).sqrt()
+        out = Norm2.apply(x, axis=axes, keepdims=True)
     elif ord in (1, -1, math.inf, -math.inf):
         # 1: the largest column sum of |x| (sum over rows); inf: the largest row sum
         summed, over = (row, col) if abs(ord) == 1 else (col, row)
@@ -230,7 +254,7 @@ def norm(x: Tensor, ord: Any = None, axis: Any = None, keepdims: bool = False) -
     """``np.linalg.norm``: a vector norm over an int ``axis`` (ord None/2, 1, inf, -inf, p > 0),
     a matrix norm over a pair of axes (None/'fro', 1, -1, 2, -2, inf, -inf, 'nuc'); with
     ``axis=None`` the 2-norm of all elements (ord None), or ``ord`` of a 1-D or 2-D tensor.
-    Gradients of the 2-norm at 0 and of max/min at ties follow sqrt and max (inf, shared)."""
+    The 2-norm's gradient at 0 is 0 (as PyTorch); tied maxima (ord inf) share it."""
     x = _as_tensor(x)
     ax = _axis(axis)
     if ax is None:
