@@ -860,6 +860,12 @@ OP_TABLE: list[OpSpec] = [
 ]
 
 
+# the ops of issue 16, in their own module (this one only defines what they need first)
+from op_table_breadth import BREADTH_ROWS  # noqa: E402
+
+OP_TABLE += BREADTH_ROWS
+
+
 # --------------------------------------------------------------------------- coverage
 # Public Tensor methods that return a Tensor but are not ops of the graph; everything else
 # that returns a Tensor needs a row above.

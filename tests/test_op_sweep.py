@@ -122,6 +122,7 @@ _REDUCTIONS = {
     "max": (lambda x, a, k: x.max(a, k), np.max),
     "min": (lambda x, a, k: x.min(a, k), np.min),
     "var": (lambda x, a, k: x.var(a, k), np.var),
+    "prod": (lambda x, a, k: x.prod(a, k), np.prod),
     "logsumexp": (
         lambda x, a, k: x.logsumexp(a, k),
         lambda x, axis, keepdims: np.log(np.sum(np.exp(x), axis=axis, keepdims=keepdims)),
@@ -257,6 +258,13 @@ _ELEMENTWISE: dict[str, tuple[Any, tuple[float, float]]] = {
     "div": (lambda x: 1.0 / (x * x + 1.0), (-3, 3)),
     "maximum": (lambda x: x.maximum(x * 0.5 + 0.25), (-3, 3)),
     "where": (lambda x: tg.where(x.data > 0, x * 2.0, x.exp()), (-3, 3)),
+    "sin": (lambda x: x.sin(), (-3, 3)),
+    "log1p": (lambda x: x.log1p(), (-0.9, 3)),
+    "expm1": (lambda x: x.expm1(), (-3, 3)),
+    "softplus": (lambda x: x.softplus(), (-30, 30)),
+    "elu": (lambda x: x.elu(), (-3, 3)),
+    "gelu": (lambda x: x.gelu(), (-3, 3)),
+    "cumsum": (lambda x: x.reshape(-1, 1).cumsum(axis=1).reshape(-1), (-3, 3)),
 }
 
 

@@ -2,13 +2,15 @@
 
 1. ``tensor_core.py`` then ``tensor.py``: a ``Tensor`` is an ndarray (``data``), a flag
    (``requires_grad``), a gradient (``grad``) and the node that made it (``_ctx``, None for a
-   leaf); its methods are one line each (``def exp(self): return ops.Exp.apply(self)``).
+   leaf); its methods are one line each (``def exp(self): return ops.Exp.apply(self)``);
+   ``tensor_math.py`` holds those of the wider op set (trig, activations, scans, norms, pads...).
 2. ``function.py``: ``Function``, one op with ``forward`` beside ``backward``, and its ONE
    ``apply``: run forward on the arrays and, when a gradient will be wanted, record the node
    (its parents, what backward reads).
 3. ``walk.py``: ``run_backward``, the chain rule over the recorded graph, newest node first
    (``backward.py``: ``backward`` and ``grad``, its entry points).
-4. ``ops/``: the primitive ops, the math in each docstring.
+4. ``ops/``: the primitive ops, the math in each docstring (then the wider set: elementwise,
+   activation, scan, shape and linalg, mostly composed from the primitives).
 
 Beside them, each in its own small module with a first-screen docstring saying what it adds:
 ``grad_mode.py`` (no_grad), ``versions.py`` (in-place checks), ``hooks.py`` (hooks,

@@ -13,13 +13,14 @@ import numpy.typing as npt
 from tinygrad_bp.engine.inplace import InPlaceMethods
 from tinygrad_bp.engine.numpy_interop import NumpyInterop
 from tinygrad_bp.engine.tensor_core import TensorCore
+from tinygrad_bp.engine.tensor_math import MathMethods
 
 __all__ = ["Tensor"]
 
 Axis = int | Sequence[int] | None
 
 
-class Tensor(TensorCore, InPlaceMethods, NumpyInterop):
+class Tensor(TensorCore, InPlaceMethods, NumpyInterop, MathMethods):
     """An n-dimensional array that records the operations applied to it.
 
     Args:
