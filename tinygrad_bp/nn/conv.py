@@ -92,7 +92,7 @@ def _col2im(dc: np.ndarray, shape: tuple[int, ...], geo: Geometry) -> np.ndarray
 
 def _im2col(x: np.ndarray, geo: Geometry) -> np.ndarray:
     """The windows copied into a (groups, N*OH*OW, C/groups*KH*KW) matrix."""
-    n, c = x.shape[:2]
+    c = x.shape[1]
     g = geo.groups
     v = _windows(x, geo)  # (N, C, OH, OW, KH, KW)
     oh, ow, kh, kw = v.shape[2:]
@@ -371,7 +371,7 @@ def conv2d(
         )
     if not isinstance(groups, (int, np.integer)) or groups < 1:
         raise ValueError(f"{fn}: groups must be a positive int, got {groups!r}")
-    n, c = x.shape[:2]
+    c = x.shape[1]
     o, cg = weight.shape[:2]
     if c % groups or o % groups:
         raise ValueError(
@@ -445,7 +445,7 @@ def avg_pool2d(
     in the divisor unless ``count_include_pad=False`` (PyTorch's default and option)."""
     x = _image(x, "avg_pool2d")
     geo = _pool_args("avg_pool2d", x, kernel_size, stride, padding)
-    n, c = x.shape[:2]
+    c = x.shape[1]
     kh, kw = geo.kernel
     w = Tensor(np.full((c, 1, kh, kw), 1.0 / (kh * kw), dtype=x.dtype))
     y = Conv2d.apply(x, w, None, geo=geo._replace(groups=c))  # a depthwise convolution
