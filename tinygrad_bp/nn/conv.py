@@ -92,7 +92,7 @@ def _col2im(dc: np.ndarray, shape: tuple[int, ...], geo: Geometry) -> np.ndarray
 
 def _im2col(x: np.ndarray, geo: Geometry) -> np.ndarray:
     """The windows copied into a (groups, N*OH*OW, C/groups*KH*KW) matrix."""
-    c = x.shape[1]
+    n, c = x.shape[:2]
     g = geo.groups
     v = _windows(x, geo)  # (N, C, OH, OW, KH, KW)
     oh, ow, kh, kw = v.shape[2:]
