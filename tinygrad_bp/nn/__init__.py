@@ -572,3 +572,30 @@ class MLP(Module):
 
 
 from tinygrad_bp.nn import utils  # noqa: E402  (utils uses Module)
+from tinygrad_bp.nn.conv_layers import (  # noqa: E402  (the layers use Module)
+    AdaptiveAvgPool2d,
+    AvgPool2d,
+    BatchNorm1d,
+    BatchNorm2d,
+    Conv2d,
+    Dropout,
+    Embedding,
+    LayerNorm,
+    LeNet,
+    MaxPool2d,
+)
+
+__all__ += [
+    "AdaptiveAvgPool2d",
+    "AvgPool2d",
+    "BatchNorm1d",
+    "BatchNorm2d",
+    "Conv2d",
+    "Dropout",
+    "Embedding",
+    "LayerNorm",
+    "LeNet",
+    "MaxPool2d",
+    "conv",
+    "normalization",
+]
