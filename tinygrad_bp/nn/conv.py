@@ -12,9 +12,9 @@ The three maps are one bilinear form ``B(x, w, g) = <conv(x, w), g>``: the gradi
 is (``conv_transpose(g, w)``, ``conv_weight_grad(x, g)``), and the gradients of those two are
 again the three maps. So each is a ``Function`` whose backward applies the others: with
 arrays it calls the numpy kernels, under ``create_graph=True`` it applies the Functions, and
-convolution is differentiable to any order. Max pooling is a gather of the input at the
-window maxima (found outside the graph) whose backward is the matching scatter, and the other
-way round, so it is twice differentiable as well; average pooling is a depthwise convolution.
+convolution is differentiable to any order. Max pooling's backward scatters the gradient to
+the window maxima, a linear map whose backward is the matching gather (and the other way
+round), so it is twice differentiable as well; average pooling is a depthwise convolution.
 """
 
 from __future__ import annotations
@@ -31,6 +31,7 @@ __all__ = [
     "Conv2d",
     "ConvTranspose2d",
     "ConvWeightGrad",
+    "MaxPool2d",
     "WindowGather",
     "WindowScatter",
     "adaptive_avg_pool2d",
@@ -75,7 +76,7 @@ def _windows(x: np.ndarray, geo: Geometry, value: float = 0.0) -> np.ndarray:
 
 
 def _col2im(dc: np.ndarray, shape: tuple[int, ...], geo: Geometry) -> np.ndarray:
-    """The adjoint of ``_windows``: add ``dc`` (..., OH, OW, KH, KW) onto a zero image of
+    """The adjoint of ``_windows``: add ``dc`` (KH, KW, ..., OH, OW) onto a zero image of
     ``shape`` (..., H, W), one strided add per kernel offset, and crop the padding."""
     (kh, kw), (sh, sw), (dh, dw) = geo.kernel, geo.stride, geo.dilation
     t, b, left, r = geo.pads
@@ -86,27 +87,30 @@ def _col2im(dc: np.ndarray, shape: tuple[int, ...], geo: Geometry) -> np.ndarray
         rows = slice(i * dh, i * dh + sh * (oh - 1) + 1, sh)
         for j in range(kw):
             cols = slice(j * dw, j * dw + sw * (ow - 1) + 1, sw)
-            dxp[..., rows, cols] += dc[..., i, j]
+            dxp[..., rows, cols] += dc[i, j]
     return dxp[..., t : t + h, left : left + w] if (t or b or left or r) else dxp
 
 
+# The column matrix is K-major, (groups, C/groups*KH*KW, N*OH*OW): copying the windows into it
+# reads rows of the image (OW is the fastest axis on both sides), and each kernel offset's
+# slab of the input gradient is contiguous for col2im.
 def _im2col(x: np.ndarray, geo: Geometry) -> np.ndarray:
-    """The windows copied into a (groups, N*OH*OW, C/groups*KH*KW) matrix."""
+    """The windows copied into a (groups, C/groups*KH*KW, N*OH*OW) matrix."""
     n, c = x.shape[:2]
     g = geo.groups
     v = _windows(x, geo)  # (N, C, OH, OW, KH, KW)
     oh, ow, kh, kw = v.shape[2:]
-    v = v.reshape(n, g, c // g, oh, ow, kh, kw).transpose(1, 0, 3, 4, 2, 5, 6)
-    return v.reshape(g, n * oh * ow, (c // g) * kh * kw)
+    v = v.reshape(n, g, c // g, oh, ow, kh, kw).transpose(1, 2, 5, 6, 0, 3, 4)
+    return v.reshape(g, (c // g) * kh * kw, n * oh * ow)
 
 
-def _g_rows(g: np.ndarray, groups: int) -> np.ndarray:
-    """(N, O, OH, OW) -> (groups, N*OH*OW, O/groups)."""
+def _g_cols(g: np.ndarray, groups: int) -> np.ndarray:
+    """(N, O, OH, OW) -> (groups, O/groups, N*OH*OW)."""
     n, o, oh, ow = g.shape
     return (
         g.reshape(n, groups, o // groups, oh, ow)
-        .transpose(1, 0, 3, 4, 2)
-        .reshape(groups, n * oh * ow, o // groups)
+        .transpose(1, 2, 0, 3, 4)
+        .reshape(groups, o // groups, n * oh * ow)
     )
 
 
@@ -116,28 +120,29 @@ def _conv(x: np.ndarray, w: np.ndarray, geo: Geometry, cols: np.ndarray | None =
         cols = _im2col(x, geo)
     n, o, gr = x.shape[0], w.shape[0], geo.groups
     oh, ow = geo.out
-    y = np.matmul(cols, w.reshape(gr, o // gr, -1).transpose(0, 2, 1))  # (G, M, O/G)
-    y = y.reshape(gr, n, oh, ow, o // gr).transpose(1, 0, 4, 2, 3).reshape(n, o, oh, ow)
+    y = np.matmul(w.reshape(gr, o // gr, -1), cols)  # (G, O/G, M)
+    y = y.reshape(gr, o // gr, n, oh, ow).transpose(2, 0, 1, 3, 4).reshape(n, o, oh, ow)
     return y, cols
 
 
 def _conv_transpose(g: np.ndarray, w: np.ndarray, geo: Geometry) -> np.ndarray:
-    """The input gradient of conv2d: (g @ w) scattered back by col2im."""
+    """The input gradient of conv2d: (w^T @ g) scattered back by col2im."""
     gr = geo.groups
     n, _, oh, ow = g.shape
     cg, kh, kw = w.shape[1:]
-    dcols = np.matmul(_g_rows(g, gr), w.reshape(gr, w.shape[0] // gr, -1))  # (G, M, K)
-    dc = dcols.reshape(gr, n, oh, ow, cg, kh, kw).transpose(1, 0, 4, 2, 3, 5, 6)
+    wt = w.reshape(gr, w.shape[0] // gr, -1).transpose(0, 2, 1)
+    dcols = np.matmul(wt, _g_cols(g, gr))  # (G, K, M)
+    dc = dcols.reshape(gr, cg, kh, kw, n, oh, ow).transpose(2, 3, 4, 0, 1, 5, 6)
     return _col2im(dc, (n, gr, cg, *geo.size), geo).reshape(n, gr * cg, *geo.size)
 
 
 def _weight_grad(
     x: np.ndarray | None, g: np.ndarray, wshape: tuple[int, ...], geo: Geometry, cols: Any = None
 ) -> np.ndarray:
-    """The weight gradient of conv2d: g^T @ cols."""
+    """The weight gradient of conv2d: g @ cols^T."""
     if cols is None:
         cols = _im2col(x, geo)  # type: ignore[arg-type]
-    return np.matmul(_g_rows(g, geo.groups).transpose(0, 2, 1), cols).reshape(wshape)
+    return np.matmul(_g_cols(g, geo.groups), cols.transpose(0, 2, 1)).reshape(wshape)
 
 
 def _bias_grad(g: Any) -> Any:
@@ -236,19 +241,60 @@ class ConvWeightGrad(Function):
         )
 
 
+def _offsets(geo: Geometry) -> list[tuple[int, int]]:
+    kh, kw = geo.kernel
+    return [(i, j) for i in range(kh) for j in range(kw)]
+
+
+def _window_max(x: np.ndarray, geo: Geometry) -> tuple[np.ndarray, np.ndarray]:
+    """The maximum of each window and its position (row-major in the window): the first one
+    on ties, as PyTorch; a NaN wins, as in PyTorch. One pass per kernel offset."""
+    v = _windows(x, geo, value=-np.inf)
+    best = v[..., 0, 0].copy()
+    idx = np.zeros(best.shape, dtype=np.intp)
+    for k, (i, j) in enumerate(_offsets(geo)[1:], 1):
+        cand = v[..., i, j]
+        better = (cand > best) | (np.isnan(cand) & ~np.isnan(best))
+        np.copyto(best, cand, where=better)
+        idx[better] = k
+    return best, idx
+
+
 def _gather(x: np.ndarray, idx: np.ndarray, geo: Geometry) -> np.ndarray:
     """The input's value at window position ``idx`` (N, C, OH, OW) of each window."""
     v = _windows(x, geo)
-    v = v.reshape(*v.shape[:4], -1)  # (a copy: the windows overlap or are strided)
-    return np.take_along_axis(v, idx[..., None], axis=-1)[..., 0]
+    out = np.zeros(idx.shape, dtype=x.dtype)
+    for k, (i, j) in enumerate(_offsets(geo)):
+        np.copyto(out, v[..., i, j], where=idx == k)
+    return out
 
 
 def _scatter(g: np.ndarray, idx: np.ndarray, shape: tuple[int, ...], geo: Geometry) -> np.ndarray:
     """The adjoint of ``_gather``: each g added at its window's position ``idx``."""
     kh, kw = geo.kernel
-    dc = np.zeros((*g.shape, kh * kw), dtype=g.dtype)
-    np.put_along_axis(dc, idx[..., None], g[..., None], axis=-1)
-    return _col2im(dc.reshape(*g.shape, kh, kw), shape, geo)
+    dc = np.zeros((kh * kw, *g.shape), dtype=g.dtype)
+    for k in range(kh * kw):
+        np.copyto(dc[k], g, where=idx == k)
+    return _col2im(dc.reshape(kh, kw, *g.shape), shape, geo)
+
+
+class MaxPool2d(Function):
+    """y = the maximum of each window;  dx = g scattered to the position of each maximum"""
+
+    grads_are_new = True
+
+    @staticmethod
+    def forward(ctx: Any, x: np.ndarray, geo: Geometry) -> np.ndarray:
+        ctx.shape = x.shape
+        out, ctx.idx = _window_max(x, geo)
+        return out
+
+    @staticmethod
+    def backward(ctx: Any, g: Any) -> Any:
+        geo = ctx.kwargs["geo"]
+        if type(g) is np.ndarray:
+            return _scatter(g, ctx.idx, ctx.shape, geo)
+        return WindowScatter.apply(g, idx=ctx.idx, shape=ctx.shape, geo=geo)
 
 
 class WindowGather(Function):
@@ -426,12 +472,11 @@ def max_pool2d(
     dilation: int | Pair = 1,
 ) -> Tensor:
     """The maximum of each window (stride defaults to the kernel size; padding counts as
-    -inf). On ties the gradient goes to the first maximum in the window, as PyTorch's does."""
+    -inf). On ties the gradient goes to the first maximum in the window, as PyTorch's does;
+    a NaN counts as the maximum."""
     x = _image(x, "max_pool2d")
     geo = _pool_args("max_pool2d", x, kernel_size, stride, padding, dilation)
-    v = _windows(x.data, geo, value=-np.inf)
-    idx = v.reshape(*v.shape[:4], -1).argmax(axis=-1)  # first maximum (PyTorch's choice)
-    return WindowGather.apply(x, idx=idx, geo=geo)
+    return MaxPool2d.apply(x, geo=geo)
 
 
 def avg_pool2d(
