@@ -246,95 +246,122 @@ def _offsets(geo: Geometry) -> list[tuple[int, int]]:
     return [(i, j) for i in range(kh) for j in range(kw)]
 
 
-def _window_max(x: np.ndarray, geo: Geometry) -> tuple[np.ndarray, np.ndarray]:
-    """The maximum of each window and its position (row-major in the window): the first one
-    on ties, as PyTorch; a NaN wins, as in PyTorch. One pass per kernel offset."""
+def _window_max(x: np.ndarray, geo: Geometry) -> np.ndarray:
+    """The maximum of each window (padding counts as -inf, a NaN propagates), one
+    ``np.maximum`` per kernel offset."""
     v = _windows(x, geo, value=-np.inf)
     best = v[..., 0, 0].copy()
-    idx = np.zeros(best.shape, dtype=np.intp)
-    for k, (i, j) in enumerate(_offsets(geo)[1:], 1):
-        cand = v[..., i, j]
-        better = (cand > best) | (np.isnan(cand) & ~np.isnan(best))
-        np.copyto(best, cand, where=better)
-        idx[better] = k
-    return best, idx
+    for i, j in _offsets(geo)[1:]:
+        np.maximum(best, v[..., i, j], out=best)
+    return best
 
 
-def _gather(x: np.ndarray, idx: np.ndarray, geo: Geometry) -> np.ndarray:
-    """The input's value at window position ``idx`` (N, C, OH, OW) of each window."""
-    v = _windows(x, geo)
-    out = np.zeros(idx.shape, dtype=x.dtype)
+def _first_max(x: np.ndarray, best: np.ndarray, geo: Geometry) -> np.ndarray:
+    """Where each window's maximum is, as one-hot masks (KH*KW, N, C, OH, OW): the first
+    position (row-major) holding ``best`` (a NaN if ``best`` is NaN), as PyTorch picks it."""
+    v = _windows(x, geo, value=-np.inf)
+    sel = np.empty((geo.kernel[0] * geo.kernel[1], *best.shape), dtype=bool)
+    free = np.ones(best.shape, dtype=bool)
+    nan = np.isnan(best) if np.isnan(best).any() else None
     for k, (i, j) in enumerate(_offsets(geo)):
-        np.copyto(out, v[..., i, j], where=idx == k)
+        m = np.equal(v[..., i, j], best, out=sel[k])
+        if nan is not None:
+            m |= nan & np.isnan(v[..., i, j])
+        m &= free
+        free ^= m
+    return sel
+
+
+def _tiles(a: np.ndarray, geo: Geometry) -> np.ndarray | None:
+    """For windows that tile the image (stride = kernel, no padding or dilation): a view
+    (N, C, OH, KH, OW, KW) of ``a``; else None."""
+    (kh, kw), (oh, ow) = geo.kernel, geo.out
+    if geo.stride != geo.kernel or any(geo.pads) or geo.dilation != (1, 1):
+        return None
+    return a[..., : oh * kh, : ow * kw].reshape(*a.shape[:2], oh, kh, ow, kw)
+
+
+def _gather(x: np.ndarray, sel: np.ndarray, geo: Geometry) -> np.ndarray:
+    """The input's value at the position ``sel`` (one-hot masks over the window) of each window."""
+    v = _windows(x, geo)
+    out = np.zeros(sel.shape[1:], dtype=x.dtype)
+    for k, (i, j) in enumerate(_offsets(geo)):
+        np.copyto(out, v[..., i, j], where=sel[k])
     return out
 
 
-def _scatter(g: np.ndarray, idx: np.ndarray, shape: tuple[int, ...], geo: Geometry) -> np.ndarray:
-    """The adjoint of ``_gather``: each g added at its window's position ``idx``."""
+def _scatter(g: np.ndarray, sel: np.ndarray, shape: tuple[int, ...], geo: Geometry) -> np.ndarray:
+    """The adjoint of ``_gather``: each g added at its window's position ``sel``."""
     kh, kw = geo.kernel
-    dc = np.zeros((kh * kw, *g.shape), dtype=g.dtype)
-    for k in range(kh * kw):
-        np.copyto(dc[k], g, where=idx == k)
+    dx = np.zeros(shape, dtype=g.dtype)
+    tiles = _tiles(dx, geo)
+    if tiles is not None:  # each input element is in one window at most: write directly
+        for k, (i, j) in enumerate(_offsets(geo)):
+            np.multiply(g, sel[k], out=tiles[:, :, :, i, :, j])
+        return dx
+    dc = np.multiply(g, sel)  # (KH*KW, N, C, OH, OW)
     return _col2im(dc.reshape(kh, kw, *g.shape), shape, geo)
 
 
 class MaxPool2d(Function):
     """y = the maximum of each window;  dx = g scattered to the position of each maximum"""
 
+    save_inputs = True
+    save_output = True
     grads_are_new = True
 
     @staticmethod
     def forward(ctx: Any, x: np.ndarray, geo: Geometry) -> np.ndarray:
-        ctx.shape = x.shape
-        out, ctx.idx = _window_max(x, geo)
-        return out
+        return _window_max(x, geo)
 
     @staticmethod
     def backward(ctx: Any, g: Any) -> Any:
         geo = ctx.kwargs["geo"]
+        x, out = ctx.inputs[0], ctx.out
+        x, out = getattr(x, "data", x), getattr(out, "data", out)  # arrays also under create_graph
+        sel = _first_max(x, out, geo)
         if type(g) is np.ndarray:
-            return _scatter(g, ctx.idx, ctx.shape, geo)
-        return WindowScatter.apply(g, idx=ctx.idx, shape=ctx.shape, geo=geo)
+            return _scatter(g, sel, x.shape, geo)
+        return WindowScatter.apply(g, sel=sel, shape=x.shape, geo=geo)
 
 
 class WindowGather(Function):
-    """y[n, c, i, j] = x at position idx[n, c, i, j] of window (i, j) (max pooling once idx
-    holds the argmax);  dx = the scatter of g to those positions"""
+    """y[n, c, i, j] = x at the position ``sel`` marks in window (i, j);  dx = the scatter
+    of g to those positions"""
 
     grads_are_new = True
 
     @staticmethod
-    def forward(ctx: Any, x: np.ndarray, idx: np.ndarray, geo: Geometry) -> np.ndarray:
+    def forward(ctx: Any, x: np.ndarray, sel: np.ndarray, geo: Geometry) -> np.ndarray:
         ctx.shape = x.shape
-        return _gather(x, idx, geo)
+        return _gather(x, sel, geo)
 
     @staticmethod
     def backward(ctx: Any, g: Any) -> Any:
         kw = ctx.kwargs
-        shape = ctx.shape
         if type(g) is np.ndarray:
-            return _scatter(g, kw["idx"], shape, kw["geo"])
-        return WindowScatter.apply(g, idx=kw["idx"], shape=shape, geo=kw["geo"])
+            return _scatter(g, kw["sel"], ctx.shape, kw["geo"])
+        return WindowScatter.apply(g, sel=kw["sel"], shape=ctx.shape, geo=kw["geo"])
 
 
 class WindowScatter(Function):
-    """z = g added at position idx of each window of a zero image of ``shape`` (the gradient
-    of max pooling);  dg = the gather of the upstream gradient at those positions"""
+    """z = g added at the position ``sel`` marks in each window of a zero image of ``shape``
+    (the gradient of max pooling);  dg = the gather of the upstream gradient there"""
 
     grads_are_new = True
 
     @staticmethod
     def forward(
-        ctx: Any, g: np.ndarray, idx: np.ndarray, shape: tuple[int, ...], geo: Geometry
+        ctx: Any, g: np.ndarray, sel: np.ndarray, shape: tuple[int, ...], geo: Geometry
     ) -> np.ndarray:
-        return _scatter(g, idx, shape, geo)
+        return _scatter(g, sel, shape, geo)
 
     @staticmethod
     def backward(ctx: Any, gz: Any) -> Any:
         kw = ctx.kwargs
         if type(gz) is np.ndarray:
-            return _gather(gz, kw["idx"], kw["geo"])
-        return WindowGather.apply(gz, idx=kw["idx"], geo=kw["geo"])
+            return _gather(gz, kw["sel"], kw["geo"])
+        return WindowGather.apply(gz, sel=kw["sel"], geo=kw["geo"])
 
 
 # --------------------------------------------------------------------------- argument checks
