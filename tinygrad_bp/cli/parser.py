@@ -90,6 +90,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     t.add_argument("--dataset", choices=datasets, default="digits", help="training data")
     t.add_argument(
+        "--model",
+        choices=["mlp", "cnn"],
+        default="mlp",
+        help="mlp: Linear layers of --hidden sizes with --activation; cnn: a LeNet-style net "
+        "(conv 5x5 -> ReLU -> max-pool 2x2, twice, then dense 128 -> ReLU -> dropout 0.5 -> "
+        "dense; --hidden and --activation do not apply)",
+    )
+    t.add_argument(
         "--hidden", type=_positive_int, nargs="+", default=[100], metavar="N", help="hidden sizes"
     )
     t.add_argument("--activation", choices=ACTIVATIONS, default="sigmoid", help="hidden activation")

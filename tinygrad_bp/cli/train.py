@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
 import json
 import time
 from collections.abc import Iterable, Sequence
@@ -164,6 +165,31 @@ def _resolve(args: argparse.Namespace) -> dict[str, Any]:
     return hp
 
 
+def as_images(ds: data.Dataset) -> data.Dataset:
+    """The dataset with square one-channel images, (N, 1, side, side), for a CNN."""
+    side = round(ds.num_features**0.5)
+    if side * side != ds.num_features:
+        raise CLIError(f"train: --model cnn needs square images, {ds.name} has {ds.num_features}")
+
+    def img(a: np.ndarray) -> np.ndarray:
+        return a.reshape(len(a), 1, side, side)
+
+    return dataclasses.replace(ds, x_train=img(ds.x_train), x_test=img(ds.x_test))
+
+
+def build_model(args: argparse.Namespace, ds: data.Dataset) -> Any:
+    """The network ``--model`` names: the MLP of ``--hidden`` sizes, or ``nn.LeNet``."""
+    if getattr(args, "model", "mlp") == "cnn":
+        side = round(ds.num_features**0.5)
+        return nn.LeNet(ds.num_classes, image_size=side, rng=args.seed)
+    return nn.MLP([ds.num_features, *args.hidden, ds.num_classes], args.activation, rng=args.seed)
+
+
+def _largest_matmul(model: Any, batch: int) -> int:
+    sizes = getattr(model, "sizes", None)
+    return 0 if sizes is None else largest_matmul(sizes, batch)  # CNNs: one thread by default
+
+
 def train(args: argparse.Namespace) -> int:
     """The ``train`` subcommand."""
     hp = _resolve(args)
@@ -179,7 +205,9 @@ def _train(
     epochs, batch, smoothing, lr = hp["epochs"], hp["batch_size"], hp["label_smoothing"], hp["lr"]
     out = Path(hp["out"])
     t_start = time.perf_counter()
-    model = nn.MLP([ds.num_features, *args.hidden, ds.num_classes], args.activation, rng=args.seed)
+    model = build_model(args, ds)
+    if getattr(args, "model", "mlp") == "cnn":
+        ds = as_images(ds)
     try:
         opt = make_optimizer(
             args.optimizer, model.parameters(), lr, args.weight_decay, hp["momentum"] or 0.0
@@ -212,7 +240,7 @@ def _train(
     out.mkdir(parents=True, exist_ok=True)
     # set up without errors: now limit the BLAS threads for the training loop and say so
     threads = stack.enter_context(
-        blas_threads(args.threads, largest_matmul(model.sizes, hp["batch_size"]))
+        blas_threads(args.threads, _largest_matmul(model, hp["batch_size"]))
     )
     hp["blas_threads"] = threads.threads
     say(threads.describe())
@@ -264,7 +292,7 @@ def _train(
         )
         meta = {
             "architecture": model.architecture,
-            "sizes": model.sizes,
+            "sizes": getattr(model, "sizes", None),
             "activation": args.activation,
             "dataset": args.dataset,
             "epoch": epoch + 1,

@@ -293,8 +293,8 @@ class LeNet(Module):
     def __init__(
         self,
         num_classes: int = 10,
-        channels: tuple[int, int] = (32, 64),
-        hidden: int = 256,
+        channels: tuple[int, int] = (16, 32),
+        hidden: int = 128,
         dropout: float = 0.5,
         in_channels: int = 1,
         image_size: int = 28,
