@@ -313,7 +313,7 @@ def test_lenet_matches_torch_with_the_same_weights() -> None:
     """LeNet's layers map one to one onto torch.nn's: same weights, same logits and grads."""
     import torch
 
-    model = nn.LeNet(dropout=0.0, rng=0, dtype=np.float64)
+    model = nn.LeNet(channels=(16, 32), hidden=128, dropout=0.0, rng=0, dtype=np.float64)
     tm = torch.nn.Sequential(
         torch.nn.Conv2d(1, 16, 5, padding=2),
         torch.nn.ReLU(),

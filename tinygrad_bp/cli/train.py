@@ -132,6 +132,13 @@ def format_confusion(cm: np.ndarray, classes: Sequence[str]) -> str:
 
 
 # --------------------------------------------------------------------------- train
+def _default_lr(args: argparse.Namespace) -> float:
+    """1e-3 for Adam; for SGD 0.1 (the MLPs), or a smaller 0.02 for the CNN."""
+    if args.optimizer == "adam":
+        return 1e-3
+    return 0.02 if getattr(args, "model", "mlp") == "cnn" else 0.1
+
+
 def _resolve(args: argparse.Namespace) -> dict[str, Any]:
     """Every hyperparameter with the per-dataset defaults filled in (what metrics.json and
     the checkpoint record)."""
@@ -153,7 +160,7 @@ def _resolve(args: argparse.Namespace) -> dict[str, Any]:
         label_smoothing=(
             args.label_smoothing if args.label_smoothing is not None else smoothing_default
         ),
-        lr=args.lr if args.lr is not None else (1e-3 if args.optimizer == "adam" else 0.1),
+        lr=args.lr if args.lr is not None else _default_lr(args),
         momentum=(
             (args.momentum if args.momentum is not None else MOMENTUM)
             if args.optimizer in ("momentum", "nesterov")
@@ -185,6 +192,18 @@ def build_model(args: argparse.Namespace, ds: data.Dataset) -> Any:
     return nn.MLP([ds.num_features, *args.hidden, ds.num_classes], args.activation, rng=args.seed)
 
 
+def _lenet_args(model: Any) -> dict[str, Any] | None:
+    """What rebuilds a LeNet for ``evaluate`` (None for an MLP)."""
+    if not isinstance(model, nn.LeNet):
+        return None
+    return {
+        "num_classes": model.num_classes,
+        "channels": list(model.channels),
+        "hidden": model.hidden,
+        "image_size": model.image_size,
+    }
+
+
 def _largest_matmul(model: Any, batch: int) -> int:
     sizes = getattr(model, "sizes", None)
     return 0 if sizes is None else largest_matmul(sizes, batch)  # CNNs: one thread by default
@@ -206,8 +225,9 @@ def _train(
     out = Path(hp["out"])
     t_start = time.perf_counter()
     model = build_model(args, ds)
+    activation = args.activation
     if getattr(args, "model", "mlp") == "cnn":
-        ds = as_images(ds)
+        ds, activation = as_images(ds), "relu"
     try:
         opt = make_optimizer(
             args.optimizer, model.parameters(), lr, args.weight_decay, hp["momentum"] or 0.0
@@ -293,7 +313,9 @@ def _train(
         meta = {
             "architecture": model.architecture,
             "sizes": getattr(model, "sizes", None),
-            "activation": args.activation,
+            "activation": activation,
+            "model": getattr(args, "model", "mlp"),
+            "lenet": _lenet_args(model),
             "dataset": args.dataset,
             "epoch": epoch + 1,
             "optimizer": args.optimizer,
@@ -308,7 +330,7 @@ def _train(
     metrics = {
         "dataset": args.dataset,
         "architecture": model.architecture,
-        "activation": args.activation,
+        "activation": activation,
         "optimizer": args.optimizer,
         "lr": lr,
         "batch_size": batch,
@@ -328,6 +350,6 @@ def _train(
         write_artifacts(out, history, model, probe_loss, title, PROBE)
     print(
         f"test accuracy {test_acc:.4f} ({args.dataset}, {model.architecture} "
-        f"{args.activation}, {args.optimizer}); wrote {out}/"
+        f"{activation}, {args.optimizer}); wrote {out}/"
     )
     return 0

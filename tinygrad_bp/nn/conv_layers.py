@@ -293,8 +293,8 @@ class LeNet(Module):
     def __init__(
         self,
         num_classes: int = 10,
-        channels: tuple[int, int] = (16, 32),
-        hidden: int = 128,
+        channels: Sequence[int] = (32, 64),
+        hidden: int = 256,
         dropout: float = 0.5,
         in_channels: int = 1,
         image_size: int = 28,
@@ -308,6 +308,7 @@ class LeNet(Module):
         c1, c2 = channels
         side = image_size // 4
         self.num_classes, self.channels, self.hidden = num_classes, (c1, c2), hidden
+        self.image_size = image_size
         self.layers = Sequential(
             Conv2d(in_channels, c1, 5, padding=2, rng=gen, dtype=dtype),
             ReLU(),
