@@ -380,3 +380,18 @@ def test_im2col_has_no_python_loop_over_pixels() -> None:
         finally:
             sys.setprofile(None)
     assert calls[1] == calls[0], calls
+
+
+def test_conv2d_saves_a_data_loader_batch_then_an_in_place_change_happens() -> None:
+    """DataLoader's batches are complete Tensors (with a version counter slot): conv2d saves
+    its input, and backward checks it when anything changed in place after the forward (as
+    BatchNorm's running statistics do)."""
+    w = tg.Tensor(RNG.standard_normal((2, 1, 3, 3)).astype(np.float32), requires_grad=True)
+    other = tg.Tensor(np.zeros(2, np.float32), requires_grad=True)
+    images = RNG.random((4, 1, 5, 5)).astype(np.float32)
+    for x, y in tg.data.DataLoader(images, np.arange(4), batch_size=2):
+        loss = F.cross_entropy(F.conv2d(x, w).reshape(2, -1), y)
+        with tg.no_grad():
+            other += 1  # an in-place change after the forward moves the clock
+        loss.backward()
+    assert w.grad is not None

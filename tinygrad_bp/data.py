@@ -423,6 +423,7 @@ class DataLoader:
                 out.data = xb
                 out.requires_grad = False
                 out._ctx = None
+                out._version_counter = None
             if y is None:
                 yield out
             else:
