@@ -3,10 +3,10 @@
 
 Convolution is im2col + one BLAS matmul per call: the (padded) input is viewed as windows with
 ``np.lib.stride_tricks.sliding_window_view`` (strides and dilation by slicing the view, no
-copy), the windows are copied once into a ``(groups, N*OH*OW, C/groups*KH*KW)`` matrix and
-multiplied by the weights. The backward is two more matmuls: the weight gradient is
-``g^T @ cols``; the input gradient is ``g @ w`` scattered back onto the image by col2im, one
-strided add per kernel offset (KH*KW adds of whole arrays, no loop over pixels).
+copy), the windows are copied once into a ``(groups, C/groups*KH*KW, N*OH*OW)`` matrix
+``cols`` and multiplied by the weights. The backward is two more matmuls: the weight gradient
+is ``g @ cols^T``; the input gradient is ``w^T @ g`` scattered back onto the image by col2im,
+one strided add per kernel offset (KH*KW adds of whole arrays, no loop over pixels).
 
 The three maps are one bilinear form ``B(x, w, g) = <conv(x, w), g>``: the gradient of conv
 is (``conv_transpose(g, w)``, ``conv_weight_grad(x, g)``), and the gradients of those two are
