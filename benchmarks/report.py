@@ -15,6 +15,7 @@ UNITS = {
     "epoch": "s per epoch",
     "scaling": "us per op",
     "draw": "ms",
+    "cnn_step": "ms per step",
 }
 
 
@@ -34,6 +35,10 @@ def _title(w: str, cfg: Any) -> str:
         "scaling": "backward alone of an n-op chain at 1 element (graph built untimed)",
         "draw": f"draw_graph of {cfg.draw_blocks} residual blocks, every node (Digraph built, "
         "no dot)",
+        "cnn_step": f"CNN on {cfg.cnn_image}x{cfg.cnn_image} images (conv5x5 "
+        f"{cfg.cnn_channels[0]}-relu-maxpool2, conv5x5 {cfg.cnn_channels[1]}-relu-maxpool2, "
+        f"dense {cfg.cnn_hidden}-relu, dense 10), cross-entropy, zero_grad + forward + backward "
+        "+ SGD momentum step",
     }[w]
 
 

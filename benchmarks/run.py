@@ -1,7 +1,7 @@
 """Run the benchmark suite: ``python -m benchmarks`` or ``python benchmarks/run.py``.
 
     python -m benchmarks [--impls numpy tinygrad_bp torch mygrad autograd micrograd]
-                         [--workloads overhead mlp_step epoch scaling draw]
+                         [--workloads overhead mlp_step epoch scaling draw cnn_step]
                          [--threads 1] [--quick] [--samples N] [--out DIR]
 
 Prints markdown tables (median (min-max) per implementation, the targets and whether they are
@@ -24,7 +24,7 @@ if not __package__:  # run as a script: make the repository root importable
 from benchmarks import THREAD_VARS  # stdlib only: numpy is not loaded yet
 
 IMPLS = ["numpy", "tinygrad_bp", "torch", "mygrad", "autograd", "micrograd"]
-WORKLOADS = ["overhead", "mlp_step", "epoch", "scaling", "draw"]
+WORKLOADS = ["overhead", "mlp_step", "epoch", "scaling", "draw", "cnn_step"]
 DEFAULT_OUT = Path(__file__).resolve().parent / "results"
 
 

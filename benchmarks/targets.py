@@ -33,6 +33,15 @@ def _epoch(med: Medians) -> tuple[bool, str]:
     return r <= 1.25 and fastest, f"{r:.2f}x numpy" + ("" if fastest else ", not the fastest")
 
 
+def _cnn(med: Medians) -> tuple[bool, str]:
+    if TORCH not in med:
+        return False, "PyTorch not run"
+    r = med[TG] / med[TORCH]
+    others = [v for k, v in med.items() if k in AUTOGRADS and k not in (TG, TORCH)]
+    ahead = all(med[TG] < v for v in others)
+    return r <= 2.0 and ahead, f"{r:.2f}x PyTorch" + ("" if ahead else ", behind another")
+
+
 # (workload, row prefix) -> (target text, verdict); rows not listed have no target
 TARGETS: dict[tuple[str, str], tuple[str, Callable[[Medians], tuple[bool, str]]]] = {
     ("overhead", "1 element"): ("<= 4.0 us and <= 0.7x PyTorch", _overhead_small),
@@ -43,6 +52,7 @@ TARGETS: dict[tuple[str, str], tuple[str, Callable[[Medians], tuple[bool, str]]]
     ("mlp_step", "B=1024"): ("<= 1.1x numpy", _vs_numpy(1.1)),
     ("epoch", ""): ("<= 1.25x numpy, fastest autograd", _epoch),
     ("draw", ""): ("< 500 ms", lambda med: (med[TG] < 500, f"{med[TG]:.0f} ms")),
+    ("cnn_step", ""): ("<= 2.0x PyTorch, ahead of MyGrad and HIPS autograd", _cnn),
 }
 
 

@@ -11,6 +11,9 @@ reference on fixed seeds, then times those that passed, interleaved.
 ``scaling``   backward alone of chains of 10^3 .. 10^6 ops at 1 element, us per op: it must be
               linear (10^6 only in full mode; each implementation up to what its memory allows).
 ``draw``      building the graphviz Digraph of a 1,000-op graph (tinygrad_bp only), ms.
+``cnn_step``  a LeNet-style CNN on 28x28 images (conv 5x5 16 -> ReLU -> max-pool 2, conv 5x5 32
+              -> ReLU -> max-pool 2, dense 128 -> ReLU -> dense 10), cross-entropy, SGD momentum:
+              zero_grad + forward + backward + step at batch 64, ms (checked against PyTorch).
 """
 
 from __future__ import annotations
@@ -26,7 +29,7 @@ import numpy as np
 from benchmarks.harness import Case, Result, interleave
 from benchmarks.impls import numpy_hand as reference
 
-NAMES = ("overhead", "mlp_step", "epoch", "scaling", "draw")
+NAMES = ("overhead", "mlp_step", "epoch", "scaling", "draw", "cnn_step")
 LR, MOMENTUM = 0.1, 0.9
 
 
@@ -48,6 +51,10 @@ class Config:
     draw_blocks: int = 200
     gflops: float = float("nan")  # measured sgemm rate, for the BLAS ideal
     fashion: bool = True  # use Debian's Fashion-MNIST when present
+    cnn_image: int = 28  # the CNN's square one-channel images
+    cnn_channels: tuple[int, int] = (16, 32)
+    cnn_hidden: int = 128
+    cnn_batches: tuple[int, ...] = (64,)
 
     @classmethod
     def full(cls, samples: int = 20) -> Config:
@@ -327,12 +334,96 @@ def _draw_one(out: Outcome, key: str, m: ModuleType, cfg: Config) -> None:
     out.results += interleave("draw", row, "ms", cases, cfg.samples, cfg.warmup, 0.0)
 
 
+# --------------------------------------------------------------------------- CNN
+CNN_LR = 0.01
+
+
+def cnn_params(cfg: Config, seed: int = 0) -> list[np.ndarray]:
+    """The CNN's weights, float32, PyTorch's layouts except the dense ones, stored (in, out):
+    [conv1 (C1, 1, 5, 5), b, conv2 (C2, C1, 5, 5), b, dense (C2*S*S, H), b, out (H, 10), b]."""
+    rng = np.random.default_rng(seed)
+    c1, c2 = cfg.cnn_channels
+    side = cfg.cnn_image // 4
+    shapes = [
+        (c1, 1, 5, 5),
+        (c2, c1, 5, 5),
+        (c2 * side * side, cfg.cnn_hidden),
+        (cfg.cnn_hidden, 10),
+    ]
+    out = []
+    for shape in shapes:
+        fan_in = int(np.prod(shape[1:])) if len(shape) == 4 else shape[0]
+        lim = 1 / np.sqrt(fan_in)
+        n_out = shape[0] if len(shape) == 4 else shape[1]
+        out.append(rng.uniform(-lim, lim, shape).astype(np.float32))
+        out.append(rng.uniform(-lim, lim, n_out).astype(np.float32))
+    return out
+
+
+def cnn_batch(cfg: Config, n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Fashion-MNIST-like input: random images in [0, 1) (float32) and int64 labels."""
+    rng = np.random.default_rng([seed, n, 16])
+    s = cfg.cnn_image
+    return rng.random((n, 1, s, s), dtype=np.float32), rng.integers(0, 10, n)
+
+
+def check_cnn(m: ModuleType, ref: ModuleType, cfg: Config, n: int, steps: int = 2) -> None:
+    """Two steps from the same weights: the same losses, first-step gradients and weights."""
+    params = cnn_params(cfg)
+    mine, theirs = m.Cnn(params, CNN_LR, MOMENTUM), ref.Cnn(params, CNN_LR, MOMENTUM)
+    for s in range(steps):
+        x, y = cnn_batch(cfg, n, seed=s)
+        compare(f"loss at step {s + 1}", mine.step(x, y), theirs.step(x, y))
+        if s == 0:
+            for k, (g, r) in enumerate(zip(mine.grads(), theirs.grads())):
+                compare(f"grad {k} at step 1", g, r, tol=1e-3)
+        for k, (w, r) in enumerate(zip(mine.weights(), theirs.weights())):
+            compare(f"weight {k} after step {s + 1}", w, r, tol=1e-3)
+
+
+def cnn_step(impls: dict[str, ModuleType], cfg: Config) -> Outcome:
+    out = Outcome()
+    # no hand-written numpy CNN: PyTorch is the reference when installed
+    ref = impls.get("torch") or impls.get("tinygrad_bp")
+    if ref is None:
+        return out
+    if ref is not impls.get("torch"):
+        out.notes.append("cnn_step: PyTorch not installed, checked against tinygrad_bp")
+    for n in cfg.cnn_batches:
+        _cnn_row(out, impls, cfg, n, ref)
+    return out
+
+
+def _cnn_row(
+    out: Outcome, impls: dict[str, ModuleType], cfg: Config, n: int, ref: ModuleType
+) -> None:
+    row = f"B={n}"
+    eligible = _eligible(impls, "cnn_step", n)
+    ok = _run_checked(out, "cnn_step", row, eligible, lambda m: check_cnn(m, ref, cfg, n))
+    batches = [cnn_batch(cfg, n, seed=100 + k) for k in range(4)]
+    params = cnn_params(cfg)
+
+    def make(m: ModuleType) -> Callable[[], Callable[[], Any]]:
+        def fresh() -> Callable[[], Any]:
+            model = m.Cnn(params, CNN_LR, MOMENTUM)
+            it = itertools.cycle(batches)
+            return lambda: model.step(*next(it))
+
+        return fresh
+
+    cases = [Case(m.NAME, make(m), 1e3) for m in ok.values()]
+    out.results += interleave(
+        "cnn_step", row, "ms", cases, cfg.samples, cfg.warmup, cfg.min_sample_s
+    )
+
+
 RUNNERS: dict[str, Callable[[dict[str, ModuleType], Config], Outcome]] = {
     "overhead": overhead,
     "mlp_step": mlp_step,
     "epoch": epoch,
     "scaling": scaling,
     "draw": draw,
+    "cnn_step": cnn_step,
 }
 TITLES = {
     "overhead": "1,000-op elementwise chain, forward + backward",
@@ -340,4 +431,6 @@ TITLES = {
     "epoch": "one epoch, 784-100-10 sigmoid MLP, SGD momentum 0.9 lr 0.1",
     "scaling": "backward alone of an n-op chain at 1 element",
     "draw": "draw_graph (build the Digraph, no dot) of 200 residual blocks, every node",
+    "cnn_step": "LeNet-style CNN (conv-relu-pool x2, dense-relu, dense), zero_grad + forward + "
+    "backward + SGD momentum step",
 }

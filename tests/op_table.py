@@ -860,6 +860,425 @@ OP_TABLE: list[OpSpec] = [
 ]
 
 
+# --------------------------------------------------------------------------- convolutional layers
+# tinygrad_bp.nn.conv and tinygrad_bp.nn.normalization (issue 16). The references are written
+# independently of the im2col code: one einsum per kernel offset on the padded input.
+from tinygrad_bp.nn import conv as _conv  # noqa: E402
+from tinygrad_bp.nn import functional as _F  # noqa: E402
+from tinygrad_bp.nn import normalization as _normalization  # noqa: E402
+from tinygrad_bp.nn import pooling as _pooling  # noqa: E402
+
+
+@st.composite
+def _conv_layout(draw: st.DrawFn) -> tuple[tuple[Shape, ...], dict[str, Any]]:
+    """x (N, C, H, W), w (O, C/groups, KH, KW), b (O,) and a valid geometry."""
+    groups = draw(st.integers(1, 2))
+    cg, og = draw(st.integers(1, 2)), draw(st.integers(1, 2))
+    kh, kw = draw(st.integers(1, 3)), draw(st.integers(1, 3))
+    stride = draw(st.sampled_from([1, 2, (1, 2)]))
+    dilation = draw(st.sampled_from([1, 2, (2, 1)]))
+    padding = draw(st.sampled_from([0, 1, (1, 0), "valid"] + (["same"] if stride == 1 else [])))
+    dh, dw = (dilation, dilation) if isinstance(dilation, int) else dilation
+    h = draw(st.integers((kh - 1) * dh + 1, (kh - 1) * dh + 3))
+    w = draw(st.integers((kw - 1) * dw + 1, (kw - 1) * dw + 3))
+    n = draw(st.integers(1, 2))
+    shapes_ = ((n, groups * cg, h, w), (groups * og, cg, kh, kw), (groups * og,))
+    kw_ = {"stride": stride, "padding": padding, "dilation": dilation, "groups": groups}
+    return shapes_, kw_
+
+
+def _two(v: Any) -> tuple[int, int]:
+    return (v, v) if isinstance(v, int) else tuple(v)
+
+
+def _geo_of(
+    x: np.ndarray, kernel: Shape, stride: Any, padding: Any, dilation: Any, groups: int = 1
+) -> Any:
+    return _conv._geometry(
+        "ref", x.shape, tuple(kernel), _two(stride), padding, _two(dilation), groups
+    )
+
+
+def _offset_slices(geo: Any, i: int, j: int) -> tuple[slice, slice]:
+    (sh, sw), (dh, dw), (oh, ow) = geo.stride, geo.dilation, geo.out
+    return slice(i * dh, i * dh + sh * (oh - 1) + 1, sh), slice(
+        j * dw, j * dw + sw * (ow - 1) + 1, sw
+    )
+
+
+def _np_pad(x: np.ndarray, geo: Any, value: float = 0.0) -> np.ndarray:
+    t, b, left, r = geo.pads
+    return np.pad(x, ((0, 0), (0, 0), (t, b), (left, r)), constant_values=value)
+
+
+def _np_conv2d(x: np.ndarray, w: np.ndarray, b: np.ndarray | None = None, **kw: Any) -> np.ndarray:
+    geo = _geo_of(x, w.shape[2:], kw["stride"], kw["padding"], kw["dilation"], kw["groups"])
+    g, xp = geo.groups, _np_pad(x, geo)
+    n, c = x.shape[:2]
+    o = w.shape[0]
+    out = np.zeros((n, g, o // g, *geo.out), dtype=np.result_type(x, w))
+    xg, wg = xp.reshape(n, g, c // g, *xp.shape[2:]), w.reshape(g, o // g, *w.shape[1:])
+    for i in range(w.shape[2]):
+        for j in range(w.shape[3]):
+            rs, cs = _offset_slices(geo, i, j)
+            out += np.einsum("ngchw,goc->ngohw", xg[..., rs, cs], wg[..., i, j])
+    out = out.reshape(n, o, *geo.out)
+    return out if b is None else out + b.reshape(-1, 1, 1)
+
+
+def _np_conv_transpose(g_: np.ndarray, w: np.ndarray, xshape: Shape, **kw: Any) -> np.ndarray:
+    x = np.empty(xshape)
+    geo = _geo_of(x, w.shape[2:], kw["stride"], kw["padding"], kw["dilation"], kw["groups"])
+    gr = geo.groups
+    n, c = xshape[:2]
+    o = w.shape[0]
+    dxp = np.zeros((n, gr, c // gr, *_np_pad(x, geo).shape[2:]), dtype=np.result_type(g_, w))
+    gg, wg = g_.reshape(n, gr, o // gr, *g_.shape[2:]), w.reshape(gr, o // gr, *w.shape[1:])
+    for i in range(w.shape[2]):
+        for j in range(w.shape[3]):
+            rs, cs = _offset_slices(geo, i, j)
+            dxp[..., rs, cs] += np.einsum("ngohw,goc->ngchw", gg, wg[..., i, j])
+    t, left = geo.pads[0], geo.pads[2]
+    return dxp.reshape(n, c, *dxp.shape[3:])[..., t : t + xshape[2], left : left + xshape[3]]
+
+
+def _np_weight_grad(x: np.ndarray, g_: np.ndarray, wshape: Shape, **kw: Any) -> np.ndarray:
+    geo = _geo_of(x, wshape[2:], kw["stride"], kw["padding"], kw["dilation"], kw["groups"])
+    gr, xp = geo.groups, _np_pad(x, geo)
+    n, c = x.shape[:2]
+    o = wshape[0]
+    dw = np.zeros((gr, o // gr, c // gr, *wshape[2:]), dtype=np.result_type(x, g_))
+    xg, gg = xp.reshape(n, gr, c // gr, *xp.shape[2:]), g_.reshape(n, gr, o // gr, *g_.shape[2:])
+    for i in range(wshape[2]):
+        for j in range(wshape[3]):
+            rs, cs = _offset_slices(geo, i, j)
+            dw[..., i, j] = np.einsum("ngchw,ngohw->goc", xg[..., rs, cs], gg)
+    return dw.reshape(wshape)
+
+
+def _geo_kwargs(kw: dict[str, Any], x_shape: Shape, kernel: Shape) -> Any:
+    return _geo_of(
+        np.empty(x_shape), kernel, kw["stride"], kw["padding"], kw["dilation"], kw["groups"]
+    )
+
+
+def _transpose_layout() -> Layout:
+    """g (shaped like conv2d's output) and w, with the input shape and geometry as kwargs."""
+
+    def pick(
+        sk: tuple[tuple[Shape, ...], dict[str, Any]],
+    ) -> tuple[tuple[Shape, ...], dict[str, Any]]:
+        (xs, ws, _), kw = sk
+        geo = _geo_kwargs(kw, xs, ws[2:])
+        return ((xs[0], ws[0], *geo.out), ws), {**kw, "xshape": xs}
+
+    return _conv_layout().map(pick)
+
+
+def _weight_grad_layout() -> Layout:
+    def pick(
+        sk: tuple[tuple[Shape, ...], dict[str, Any]],
+    ) -> tuple[tuple[Shape, ...], dict[str, Any]]:
+        (xs, ws, _), kw = sk
+        geo = _geo_kwargs(kw, xs, ws[2:])
+        return (xs, (xs[0], ws[0], *geo.out)), {**kw, "wshape": ws}
+
+    return _conv_layout().map(pick)
+
+
+def _apply_transpose(g_: Tensor, w: Tensor, xshape: Shape, **kw: Any) -> Tensor:
+    geo = _geo_kwargs(kw, xshape, w.shape[2:])
+    return _conv.ConvTranspose2d.apply(g_, w, geo=geo)
+
+
+def _apply_weight_grad(x: Tensor, g_: Tensor, wshape: Shape, **kw: Any) -> Tensor:
+    geo = _geo_kwargs(kw, x.shape, wshape[2:])
+    return _conv.ConvWeightGrad.apply(x, g_, wshape=wshape, geo=geo)
+
+
+@st.composite
+def _pool_layout(
+    draw: st.DrawFn, dilation: bool = False
+) -> tuple[tuple[Shape, ...], dict[str, Any]]:
+    k = (draw(st.integers(1, 3)), draw(st.integers(1, 3)))
+    stride = draw(st.sampled_from([None, 1, 2, (2, 1)]))
+    padding = (draw(st.integers(0, k[0] // 2)), draw(st.integers(0, k[1] // 2)))
+    d = draw(st.sampled_from([1, 2])) if dilation else 1
+    # with dilation, a window of a small image can hold padding only (max: -inf): avoid it
+    ph, pw = padding if d == 1 else (0, 0)
+    h = draw(st.integers(max(1, (k[0] - 1) * d + 1 - 2 * ph), (k[0] - 1) * d + 3))
+    w = draw(st.integers(max(1, (k[1] - 1) * d + 1 - 2 * pw), (k[1] - 1) * d + 3))
+    shape = (draw(st.integers(1, 2)), draw(st.integers(1, 2)), h, w)
+    kw: dict[str, Any] = {"kernel_size": k, "stride": stride, "padding": padding}
+    if dilation:
+        kw["dilation"] = d
+    return (shape,), kw
+
+
+def _np_max_pool2d(
+    x: np.ndarray, kernel_size: Any, stride: Any, padding: Any, dilation: int = 1
+) -> np.ndarray:
+    geo = _geo_of(x, kernel_size, kernel_size if stride is None else stride, padding, dilation)
+    xp = _np_pad(x, geo, -np.inf)
+    out = np.full((*x.shape[:2], *geo.out), -np.inf, dtype=x.dtype)
+    for i in range(kernel_size[0]):
+        for j in range(kernel_size[1]):
+            rs, cs = _offset_slices(geo, i, j)
+            out = np.maximum(out, xp[..., rs, cs])
+    return out
+
+
+def _np_avg_pool2d(
+    x: np.ndarray, kernel_size: Any, stride: Any, padding: Any, count_include_pad: bool = True
+) -> np.ndarray:
+    geo = _geo_of(x, kernel_size, kernel_size if stride is None else stride, padding, 1)
+    xp, ones = _np_pad(x, geo), _np_pad(np.ones_like(x), geo)
+    total = np.zeros((*x.shape[:2], *geo.out), dtype=x.dtype)
+    count = np.zeros_like(total)
+    for i in range(kernel_size[0]):
+        for j in range(kernel_size[1]):
+            rs, cs = _offset_slices(geo, i, j)
+            total += xp[..., rs, cs]
+            count += ones[..., rs, cs]
+    return total / (count if not count_include_pad else kernel_size[0] * kernel_size[1])
+
+
+def _avg_pool_layout() -> Layout:
+    return _pool_layout().flatmap(
+        lambda sk: st.booleans().map(lambda c: (sk[0], {**sk[1], "count_include_pad": c}))
+    )
+
+
+@st.composite
+def _adaptive_layout(draw: st.DrawFn) -> tuple[tuple[Shape, ...], dict[str, Any]]:
+    shape = (
+        draw(st.integers(1, 2)),
+        draw(st.integers(1, 2)),
+        draw(st.integers(1, 5)),
+        draw(st.integers(1, 5)),
+    )
+    size = draw(
+        st.one_of(
+            st.integers(1, 4), st.tuples(st.one_of(st.none(), st.integers(1, 4)), st.integers(1, 4))
+        )
+    )
+    return (shape,), {"output_size": size}
+
+
+def _np_adaptive_avg_pool2d(x: np.ndarray, output_size: Any) -> np.ndarray:
+    h, w = x.shape[2:]
+    oh, ow = (output_size, output_size) if isinstance(output_size, int) else output_size
+    oh, ow = h if oh is None else oh, w if ow is None else ow
+    out = np.empty((*x.shape[:2], oh, ow), dtype=x.dtype)
+    for i in range(oh):
+        for j in range(ow):
+            a, b = (i * h) // oh, -((-(i + 1) * h) // oh)
+            c, d = (j * w) // ow, -((-(j + 1) * w) // ow)
+            out[..., i, j] = x[..., a:b, c:d].mean(axis=(-2, -1))
+    return out
+
+
+@st.composite
+def _window_layout(draw: st.DrawFn, scatter: bool) -> tuple[tuple[Shape, ...], dict[str, Any]]:
+    """A pooling geometry and one-hot window positions ``sel`` (as max pooling would pick)."""
+    (shape,), kw = draw(_pool_layout(dilation=True))
+    k = kw["kernel_size"]
+    geo = _geo_of(
+        np.empty(shape),
+        k,
+        k if kw["stride"] is None else kw["stride"],
+        kw["padding"],
+        kw["dilation"],
+    )
+    pos = draw(
+        hnp.arrays(np.intp, (*shape[:2], *geo.out), elements=st.integers(0, k[0] * k[1] - 1))
+    )
+    sel = np.arange(k[0] * k[1]).reshape(-1, 1, 1, 1, 1) == pos
+    if scatter:
+        return ((*shape[:2], *geo.out),), {"sel": sel, "shape": shape, "geo": geo}
+    return (shape,), {"sel": sel, "geo": geo}
+
+
+def _np_window_gather(x: np.ndarray, sel: np.ndarray, geo: Any) -> np.ndarray:
+    xp = _np_pad(x, geo)
+    out = np.zeros(sel.shape[1:], dtype=x.dtype)
+    for k, (i, j) in enumerate(np.ndindex(*geo.kernel)):
+        rs, cs = _offset_slices(geo, i, j)
+        out += np.where(sel[k], xp[..., rs, cs], 0)
+    return out
+
+
+def _np_window_scatter(g_: np.ndarray, sel: np.ndarray, shape: Shape, geo: Any) -> np.ndarray:
+    dxp = np.zeros((*shape[:2], *_np_pad(np.empty(shape), geo).shape[2:]), dtype=g_.dtype)
+    for k, (i, j) in enumerate(np.ndindex(*geo.kernel)):
+        rs, cs = _offset_slices(geo, i, j)
+        dxp[..., rs, cs] += np.where(sel[k], g_, 0)
+    t, left = geo.pads[0], geo.pads[2]
+    return dxp[..., t : t + shape[2], left : left + shape[3]]
+
+
+@st.composite
+def _norm_layout(draw: st.DrawFn, kind: str) -> tuple[tuple[Shape, ...], dict[str, Any]]:
+    shape = tuple(draw(st.lists(st.integers(2, 3), min_size=2, max_size=4)))
+    if kind == "layer":
+        k = draw(st.integers(1, len(shape) - 1))
+        return (shape, shape[-k:], shape[-k:]), {"normalized_shape": shape[-k:]}
+    c = shape[1]
+    return (shape, (c,), (c,)), {"training": draw(st.booleans())}
+
+
+_RUNNING = (np.array([0.3, -0.2, 0.1]), np.array([0.5, 1.5, 2.0]))  # eval-mode statistics
+
+
+def _batch_norm(x: Tensor, w: Tensor, b: Tensor, training: bool) -> Tensor:
+    if training:  # (no running statistics: the sweep calls it many times)
+        return _F.batch_norm(x, None, None, w, b, training=True)
+    c = x.shape[1]
+    rm, rv = (Tensor(a[:c].astype(x.dtype)) for a in _RUNNING)
+    return _F.batch_norm(x, rm, rv, w, b, training=False)
+
+
+def _np_batch_norm(x: np.ndarray, w: np.ndarray, b: np.ndarray, training: bool) -> np.ndarray:
+    axes = (0, *range(2, x.ndim))
+    shape = (1, -1) + (1,) * (x.ndim - 2)
+    if training:
+        mean, var = x.mean(axis=axes, keepdims=True), x.var(axis=axes, keepdims=True)
+    else:
+        c = x.shape[1]
+        mean, var = (a[:c].reshape(shape) for a in _RUNNING)
+    return (x - mean) / np.sqrt(var + 1e-5) * w.reshape(shape) + b.reshape(shape)
+
+
+def _np_layer_norm(
+    x: np.ndarray, w: np.ndarray, b: np.ndarray, normalized_shape: Shape
+) -> np.ndarray:
+    axes = tuple(range(x.ndim - len(normalized_shape), x.ndim))
+    mean, var = x.mean(axis=axes, keepdims=True), x.var(axis=axes, keepdims=True)
+    return (x - mean) / np.sqrt(var + 1e-5) * w + b
+
+
+def _dropout_layout() -> Layout:
+    return _unary(
+        lambda s: st.fixed_dictionaries(
+            {"p": st.sampled_from([0.0, 0.25, 0.5]), "seed": st.integers(0, 9)}
+        )
+    )
+
+
+def _np_dropout(x: np.ndarray, p: float, seed: int) -> np.ndarray:
+    if p == 0.0:
+        return x
+    keep = np.random.default_rng(seed).random(x.shape) >= p
+    return x * keep / (1 - p)
+
+
+def _embedding_layout() -> Layout:
+    def pick(s: Shape) -> st.SearchStrategy[tuple[tuple[Shape, ...], dict[str, Any]]]:
+        idx = hnp.arrays(np.intp, shapes(1, 2, 1, 4), elements=st.integers(0, s[0] - 1))
+        return idx.map(lambda i: ((s,), {"indices": i}))
+
+    return shapes(2, 2, 1, MAX_SIDE).flatmap(pick)
+
+
+OP_TABLE += [
+    _row(
+        "conv2d",
+        lambda x, w, b, **kw: _F.conv2d(x, w, b, **kw),
+        _np_conv2d,
+        ["nn.conv.conv2d", "nn.conv.Conv2d"],
+        arity=3,
+        layout=_conv_layout(),
+        fwd_atol=1e-10,
+    ),
+    _row(
+        "conv_transpose2d",
+        _apply_transpose,
+        _np_conv_transpose,
+        ["nn.conv.ConvTranspose2d"],
+        arity=2,
+        layout=_transpose_layout(),
+        fwd_atol=1e-10,
+    ),
+    _row(
+        "conv_weight_grad",
+        _apply_weight_grad,
+        _np_weight_grad,
+        ["nn.conv.ConvWeightGrad"],
+        arity=2,
+        layout=_weight_grad_layout(),
+        fwd_atol=1e-10,
+    ),
+    _row(
+        "max_pool2d",
+        lambda x, **kw: _F.max_pool2d(x, **kw),
+        _np_max_pool2d,
+        ["nn.pooling.max_pool2d", "nn.pooling.MaxPool2d"],
+        layout=_pool_layout(dilation=True),
+        distinct=True,
+    ),
+    _row(
+        "window_gather",
+        lambda x, **kw: _pooling.WindowGather.apply(x, **kw),
+        _np_window_gather,
+        ["nn.pooling.WindowGather"],
+        layout=_window_layout(scatter=False),
+    ),
+    _row(
+        "window_scatter",
+        lambda g_, **kw: _pooling.WindowScatter.apply(g_, **kw),
+        _np_window_scatter,
+        ["nn.pooling.WindowScatter"],
+        layout=_window_layout(scatter=True),
+    ),
+    _row(
+        "avg_pool2d",
+        lambda x, **kw: _F.avg_pool2d(x, **kw),
+        _np_avg_pool2d,
+        ["nn.pooling.avg_pool2d"],
+        layout=_avg_pool_layout(),
+    ),
+    _row(
+        "adaptive_avg_pool2d",
+        lambda x, **kw: _F.adaptive_avg_pool2d(x, **kw),
+        _np_adaptive_avg_pool2d,
+        ["nn.pooling.adaptive_avg_pool2d"],
+        layout=_adaptive_layout(),
+    ),
+    _row(
+        "batch_norm",
+        _batch_norm,
+        _np_batch_norm,
+        ["nn.normalization.batch_norm"],
+        arity=3,
+        layout=_norm_layout("batch"),
+        fwd_atol=1e-10,
+    ),
+    _row(
+        "layer_norm",
+        lambda x, w, b, normalized_shape: _F.layer_norm(x, normalized_shape, w, b),
+        _np_layer_norm,
+        ["nn.normalization.layer_norm"],
+        arity=3,
+        layout=_norm_layout("layer"),
+        fwd_atol=1e-10,
+    ),
+    _row(
+        "dropout",
+        lambda x, p, seed: _normalization.dropout(x, p, True, seed),
+        _np_dropout,
+        ["nn.normalization.dropout"],
+        layout=_dropout_layout(),
+    ),
+    _row(
+        "embedding",
+        lambda w, indices: _normalization.embedding(indices, w),
+        lambda w, indices: w[indices],
+        ["nn.normalization.embedding"],
+        layout=_embedding_layout(),
+    ),
+]
+
+
 # the ops of issue 16, in their own module (this one only defines what they need first)
 from op_table_breadth import BREADTH_ROWS  # noqa: E402
 
@@ -914,8 +1333,9 @@ def public_tensor_ops() -> set[str]:
 
 
 def required_names() -> set[str]:
-    """Everything the table must cover: ``ops.__all__`` classes, public Tensor ops and the
-    op functions ``tinygrad_bp`` exports from ``tinygrad_bp.engine.ops``."""
+    """Everything the table must cover: ``ops.__all__`` classes, public Tensor ops, the
+    op functions ``tinygrad_bp`` exports from ``tinygrad_bp.engine.ops``, and the ops of
+    ``tinygrad_bp.nn.conv`` and ``tinygrad_bp.nn.normalization``."""
     names = {f"ops.{n}" for n in ops.__all__}
     names |= public_tensor_ops()
     names |= {
@@ -923,6 +1343,9 @@ def required_names() -> set[str]:
         for n in tg.__all__
         if getattr(getattr(tg, n), "__module__", "").startswith(ops.__name__)
     }
+    names |= {f"nn.conv.{n}" for n in _conv.__all__}  # the convolutional layers' ops
+    names |= {f"nn.pooling.{n}" for n in _pooling.__all__}
+    names |= {f"nn.normalization.{n}" for n in _normalization.__all__}
     return names
 
 

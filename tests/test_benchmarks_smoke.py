@@ -33,6 +33,10 @@ TINY = dict(
     scaling_ops=(50, 100),
     draw_blocks=4,
     fashion=False,
+    cnn_image=8,
+    cnn_channels=(2, 3),
+    cnn_hidden=4,
+    cnn_batches=(3,),
 )
 
 

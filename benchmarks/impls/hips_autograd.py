@@ -121,3 +121,57 @@ class Mlp:
 
 def epoch(model: Mlp, x: np.ndarray, y: np.ndarray, batch: int, seed: int) -> float:
     return epoch_of_steps(model.step, x, y, batch, seed)
+
+
+# --------------------------------------------------------------------------- CNN
+def _conv_same5(x: Any, w: Any, b: Any) -> Any:
+    """5x5 convolution with padding 2 in ``autograd.numpy``: it has no convolution without
+    scipy (``autograd.scipy.signal.convolve``), so one ``tensordot`` per kernel offset."""
+    import autograd.numpy as anp
+
+    n, _, h, wd = x.shape
+    xp = anp.concatenate(
+        [anp.zeros((n, x.shape[1], 2, wd)), x, anp.zeros((n, x.shape[1], 2, wd))], 2
+    )
+    z = anp.zeros((n, x.shape[1], h + 4, 2))
+    xp = anp.concatenate([z, xp, z], 3).astype(x.dtype)
+    out = 0.0
+    for i in range(5):
+        for j in range(5):
+            out = out + anp.einsum("nchw,oc->nohw", xp[:, :, i : i + h, j : j + wd], w[:, :, i, j])
+    return out + anp.reshape(b, (1, -1, 1, 1))
+
+
+def _pool2(x: Any) -> Any:
+    import autograd.numpy as anp
+
+    n, c, h, w = x.shape
+    return anp.max(anp.reshape(x, (n, c, h // 2, 2, w // 2, 2)), axis=(3, 5))
+
+
+class Cnn:
+    """``value_and_grad`` of the CNN's loss in the parameters; momentum SGD in place."""
+
+    def __init__(self, params: list[np.ndarray], lr: float, momentum: float) -> None:
+        import autograd.numpy as anp
+        from autograd import value_and_grad
+
+        def loss_fn(ps: list[Any], x: np.ndarray, y: np.ndarray) -> Any:
+            w1, b1, w2, b2, w3, b3, w4, b4 = ps
+            h = _pool2(anp.maximum(_conv_same5(x, w1, b1), 0.0))
+            h = _pool2(anp.maximum(_conv_same5(h, w2, b2), 0.0))
+            h = anp.maximum(anp.dot(anp.reshape(h, (len(x), -1)), w3) + b3, 0.0)
+            z = anp.dot(h, w4) + b4
+            z = z - anp.max(z, axis=1, keepdims=True)
+            lse = anp.log(anp.sum(anp.exp(z), axis=1))
+            return anp.mean(lse - z[np.arange(len(y)), y])
+
+        self.vg = value_and_grad(loss_fn)
+        self.params = [p.copy() for p in params]
+        self.bufs: list[np.ndarray | None] = [None] * len(params)
+        self.lr, self.momentum = lr, momentum
+        self.last: list[np.ndarray] = []
+
+    step = Mlp.step
+    grads = Mlp.grads
+    weights = Mlp.weights

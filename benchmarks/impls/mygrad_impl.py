@@ -95,3 +95,46 @@ class Mlp:
 
 def epoch(model: Mlp, x: np.ndarray, y: np.ndarray, batch: int, seed: int) -> float:
     return epoch_of_steps(model.step, x, y, batch, seed)
+
+
+# --------------------------------------------------------------------------- CNN
+class Cnn:
+    """``nnet.layers.conv_nd`` and ``max_pool``, ``nnet.activations.relu``,
+    ``softmax_crossentropy``; momentum SGD on the arrays in place."""
+
+    def __init__(self, params: list[np.ndarray], lr: float, momentum: float) -> None:
+        import mygrad as mg
+        from mygrad.nnet.activations import relu
+        from mygrad.nnet.layers import conv_nd, max_pool
+        from mygrad.nnet.losses import softmax_crossentropy
+
+        self.mg, self.relu, self.conv, self.pool = mg, relu, conv_nd, max_pool
+        self.xent = softmax_crossentropy
+        self.params = [mg.tensor(p.copy()) for p in params]
+        self.bufs: list[np.ndarray | None] = [None] * len(params)
+        self.lr, self.momentum = lr, momentum
+
+    def step(self, x: np.ndarray, y: np.ndarray) -> float:
+        mg, relu, conv, pool = self.mg, self.relu, self.conv, self.pool
+        w1, b1, w2, b2, w3, b3, w4, b4 = self.params
+        h = pool(relu(conv(x, w1, stride=1, padding=2) + b1.reshape(-1, 1, 1)), (2, 2), 2)
+        h = pool(relu(conv(h, w2, stride=1, padding=2) + b2.reshape(-1, 1, 1)), (2, 2), 2)
+        h = relu(mg.matmul(h.reshape(len(x), -1), w3) + b3)
+        loss = self.xent(mg.matmul(h, w4) + b4, y)
+        loss.backward()
+        m, lr = self.momentum, self.lr
+        for k, p in enumerate(self.params):
+            buf = self.bufs[k]
+            if buf is None:
+                buf = self.bufs[k] = p.grad.copy()
+            else:
+                buf *= m
+                buf += p.grad
+            p.data -= lr * buf
+        return loss.item()  # type: ignore[no-any-return]
+
+    def grads(self) -> list[np.ndarray]:
+        return [p.grad for p in self.params]
+
+    def weights(self) -> list[np.ndarray]:
+        return [p.data for p in self.params]

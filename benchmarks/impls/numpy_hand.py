@@ -18,7 +18,7 @@ def version() -> str:
 
 
 def supports(workload: str, size: int) -> bool:
-    return workload != "draw"
+    return workload not in ("draw", "cnn_step")  # no hand-written CNN
 
 
 # --------------------------------------------------------------------------- chain

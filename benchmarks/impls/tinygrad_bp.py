@@ -105,3 +105,43 @@ def residual_net(n_blocks: int) -> tuple[tg.Tensor, dict[str, tg.Tensor]]:
 def draw(loss: tg.Tensor, params: dict[str, tg.Tensor]) -> Any:
     """Build the graphviz Digraph of every node (no ``dot`` run)."""
     return tg.viz.draw_graph(loss, params=params, max_nodes=10_000)
+
+
+# --------------------------------------------------------------------------- CNN
+class Cnn:
+    """The LeNet-style CNN from ``nn.Conv2d``, ``nn.MaxPool2d``, ``nn.Linear``, cross_entropy
+    and SGD momentum."""
+
+    def __init__(self, params: list[np.ndarray], lr: float, momentum: float) -> None:
+        w1, _, w2, _, w3, _, w4, _ = params
+        self.model = nn.Sequential(
+            nn.Conv2d(1, w1.shape[0], 5, padding=2),
+            nn.ReLU(),
+            nn.MaxPool2d(2),
+            nn.Conv2d(w1.shape[0], w2.shape[0], 5, padding=2),
+            nn.ReLU(),
+            nn.MaxPool2d(2),
+            nn.Flatten(),
+            nn.Linear(*w3.shape),
+            nn.ReLU(),
+            nn.Linear(*w4.shape),
+        )
+        keys = ["0.weight", "0.bias", "3.weight", "3.bias", "7.weight", "7.bias"]
+        self.model.load_state_dict(dict(zip([*keys, "9.weight", "9.bias"], params)))
+        self.params = [
+            dict(self.model.named_parameters())[k] for k in [*keys, "9.weight", "9.bias"]
+        ]
+        self.opt = optim.SGD(self.model.parameters(), lr=lr, momentum=momentum)
+
+    def step(self, x: np.ndarray, y: np.ndarray) -> float:
+        self.opt.zero_grad()
+        loss = F.cross_entropy(self.model(_share(x)), y)
+        loss.backward()
+        self.opt.step()
+        return loss.item()
+
+    def grads(self) -> list[np.ndarray]:
+        return [p.grad.data for p in self.params]  # type: ignore[union-attr]
+
+    def weights(self) -> list[np.ndarray]:
+        return [p.data for p in self.params]

@@ -114,3 +114,51 @@ def epoch(model: Mlp, x: np.ndarray, y: np.ndarray, batch: int, seed: int) -> fl
         total += model.train_step(xt[idx], yt[idx])
         steps += 1
     return total / steps
+
+
+# --------------------------------------------------------------------------- CNN
+class Cnn:
+    """``nn.Sequential(Conv2d, ReLU, MaxPool2d, ..., Linear)``, cross_entropy, SGD momentum."""
+
+    def __init__(self, params: list[np.ndarray], lr: float, momentum: float) -> None:
+        import torch
+
+        w1, _, w2, _, w3, _, w4, _ = params
+        nn = torch.nn
+        self.model = nn.Sequential(
+            nn.Conv2d(1, w1.shape[0], 5, padding=2),
+            nn.ReLU(),
+            nn.MaxPool2d(2),
+            nn.Conv2d(w1.shape[0], w2.shape[0], 5, padding=2),
+            nn.ReLU(),
+            nn.MaxPool2d(2),
+            nn.Flatten(),
+            nn.Linear(*w3.shape),
+            nn.ReLU(),
+            nn.Linear(*w4.shape),
+        )
+        with torch.no_grad():  # torch stores (out, in) dense weights
+            for p, a in zip(self.model.parameters(), params):
+                p.copy_(torch.from_numpy(np.ascontiguousarray(a.T if a.ndim == 2 else a)))
+        self.opt = torch.optim.SGD(self.model.parameters(), lr=lr, momentum=momentum)
+
+    def step(self, x: np.ndarray, y: np.ndarray) -> float:
+        import torch
+
+        self.opt.zero_grad()
+        loss = torch.nn.functional.cross_entropy(
+            self.model(torch.from_numpy(x)), torch.from_numpy(y)
+        )
+        loss.backward()
+        self.opt.step()
+        return loss.item()
+
+    def _layout(self, ts: list[Any]) -> list[np.ndarray]:
+        arrays = [t.detach().numpy() for t in ts]
+        return [a.T if a.ndim == 2 else a for a in arrays]
+
+    def grads(self) -> list[np.ndarray]:
+        return self._layout([p.grad for p in self.model.parameters()])
+
+    def weights(self) -> list[np.ndarray]:
+        return self._layout(list(self.model.parameters()))

@@ -26,7 +26,12 @@ from tinygrad_bp.cli.common import (
     viz_module,
 )
 from tinygrad_bp.cli.threads import blas_threads, largest_matmul
-from tinygrad_bp.cli.train import confusion_matrix, evaluate_model, format_confusion
+from tinygrad_bp.cli.train import (
+    as_images,
+    confusion_matrix,
+    evaluate_model,
+    format_confusion,
+)
 from tinygrad_bp.engine.tensor import Tensor
 from tinygrad_bp.nn import functional as F
 
@@ -93,6 +98,8 @@ def evaluate(args: argparse.Namespace) -> int:
     """The ``evaluate`` subcommand: test accuracy and confusion matrix of a checkpoint."""
     path = checkpoint_path(args.checkpoint, "evaluate --checkpoint")
     state, meta = _read(path)
+    if meta.get("model") == "cnn":
+        return _evaluate_cnn(args, path, state, meta)
     sizes = mlp_sizes(state)
     if sizes is None:
         names = ", ".join(list(state)[:4]) + (", ..." if len(state) > 4 else "")
@@ -129,6 +136,28 @@ def evaluate(args: argparse.Namespace) -> int:
     cm = confusion_matrix(ds.y_test, pred, ds.num_classes)
     epoch = f", epoch {meta['epoch']}" if "epoch" in meta else ""
     print(f"{args.checkpoint}: {arch} {activation}{epoch}")
+    print(f"test accuracy {acc:.4f}  test loss {loss:.4f}  ({len(ds.y_test)} {ds.name} images)")
+    print(format_confusion(cm, ds.classes))
+    return 0
+
+
+def _evaluate_cnn(
+    args: argparse.Namespace, path: Path, state: dict[str, Any], meta: dict[str, Any]
+) -> int:
+    """``evaluate`` of a ``train --model cnn`` checkpoint: the LeNet its metadata describes."""
+    name = args.dataset or meta["dataset"]
+    data_dir = args.data_dir or (meta.get("args") or {}).get("data_dir")
+    ds = as_images(load_dataset(name, data_dir if name == meta["dataset"] else args.data_dir))
+    model = nn.LeNet(**meta["lenet"])
+    try:
+        model.load_state_dict(state)
+    except ValueError as e:
+        raise CLIError(f"evaluate: {path} does not fit {name}: {e}") from None
+    with blas_threads(args.threads, 0) as threads:
+        log(threads.describe())
+        loss, acc, pred = evaluate_model(model, ds.x_test, ds.y_test, EVAL_BATCH)
+    cm = confusion_matrix(ds.y_test, pred, ds.num_classes)
+    print(f"{args.checkpoint}: {model.architecture}, epoch {meta.get('epoch')}")
     print(f"test accuracy {acc:.4f}  test loss {loss:.4f}  ({len(ds.y_test)} {ds.name} images)")
     print(format_confusion(cm, ds.classes))
     return 0

@@ -90,6 +90,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     t.add_argument("--dataset", choices=datasets, default="digits", help="training data")
     t.add_argument(
+        "--model",
+        choices=["mlp", "cnn"],
+        default="mlp",
+        help="mlp: Linear layers of --hidden sizes with --activation; cnn: a LeNet-style net "
+        "(conv 5x5, 32 channels -> ReLU -> max-pool 2x2 -> conv 5x5, 64 -> ReLU -> max-pool 2x2 "
+        "-> dense 256 -> ReLU -> dropout 0.5 -> dense; --hidden and --activation do not apply)",
+    )
+    t.add_argument(
         "--hidden", type=_positive_int, nargs="+", default=[100], metavar="N", help="hidden sizes"
     )
     t.add_argument("--activation", choices=ACTIVATIONS, default="sigmoid", help="hidden activation")
@@ -99,7 +107,9 @@ def build_parser() -> argparse.ArgumentParser:
         default="momentum",
         help="sgd: plain SGD; momentum / nesterov: SGD with --momentum; adam: Adam",
     )
-    t.add_argument("--lr", type=float, help="learning rate (default: 0.1, or 1e-3 for adam)")
+    t.add_argument(
+        "--lr", type=float, help="learning rate (default: 0.1, 0.02 for --model cnn, 1e-3 for adam)"
+    )
     t.add_argument(
         "--momentum",
         type=float,

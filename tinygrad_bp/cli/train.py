@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
 import json
 import time
 from collections.abc import Iterable, Sequence
@@ -131,6 +132,13 @@ def format_confusion(cm: np.ndarray, classes: Sequence[str]) -> str:
 
 
 # --------------------------------------------------------------------------- train
+def _default_lr(args: argparse.Namespace) -> float:
+    """1e-3 for Adam; for SGD 0.1 (the MLPs), or a smaller 0.02 for the CNN."""
+    if args.optimizer == "adam":
+        return 1e-3
+    return 0.02 if getattr(args, "model", "mlp") == "cnn" else 0.1
+
+
 def _resolve(args: argparse.Namespace) -> dict[str, Any]:
     """Every hyperparameter with the per-dataset defaults filled in (what metrics.json and
     the checkpoint record)."""
@@ -152,7 +160,7 @@ def _resolve(args: argparse.Namespace) -> dict[str, Any]:
         label_smoothing=(
             args.label_smoothing if args.label_smoothing is not None else smoothing_default
         ),
-        lr=args.lr if args.lr is not None else (1e-3 if args.optimizer == "adam" else 0.1),
+        lr=args.lr if args.lr is not None else _default_lr(args),
         momentum=(
             (args.momentum if args.momentum is not None else MOMENTUM)
             if args.optimizer in ("momentum", "nesterov")
@@ -162,6 +170,43 @@ def _resolve(args: argparse.Namespace) -> dict[str, Any]:
         probe_batch=PROBE,
     )
     return hp
+
+
+def as_images(ds: data.Dataset) -> data.Dataset:
+    """The dataset with square one-channel images, (N, 1, side, side), for a CNN."""
+    side = round(ds.num_features**0.5)
+    if side * side != ds.num_features:
+        raise CLIError(f"train: --model cnn needs square images, {ds.name} has {ds.num_features}")
+
+    def img(a: np.ndarray) -> np.ndarray:
+        return a.reshape(len(a), 1, side, side)
+
+    return dataclasses.replace(ds, x_train=img(ds.x_train), x_test=img(ds.x_test))
+
+
+def build_model(args: argparse.Namespace, ds: data.Dataset) -> Any:
+    """The network ``--model`` names: the MLP of ``--hidden`` sizes, or ``nn.LeNet``."""
+    if getattr(args, "model", "mlp") == "cnn":
+        side = round(ds.num_features**0.5)
+        return nn.LeNet(ds.num_classes, image_size=side, rng=args.seed)
+    return nn.MLP([ds.num_features, *args.hidden, ds.num_classes], args.activation, rng=args.seed)
+
+
+def _lenet_args(model: Any) -> dict[str, Any] | None:
+    """What rebuilds a LeNet for ``evaluate`` (None for an MLP)."""
+    if not isinstance(model, nn.LeNet):
+        return None
+    return {
+        "num_classes": model.num_classes,
+        "channels": list(model.channels),
+        "hidden": model.hidden,
+        "image_size": model.image_size,
+    }
+
+
+def _largest_matmul(model: Any, batch: int) -> int:
+    sizes = getattr(model, "sizes", None)
+    return 0 if sizes is None else largest_matmul(sizes, batch)  # CNNs: one thread by default
 
 
 def train(args: argparse.Namespace) -> int:
@@ -179,7 +224,10 @@ def _train(
     epochs, batch, smoothing, lr = hp["epochs"], hp["batch_size"], hp["label_smoothing"], hp["lr"]
     out = Path(hp["out"])
     t_start = time.perf_counter()
-    model = nn.MLP([ds.num_features, *args.hidden, ds.num_classes], args.activation, rng=args.seed)
+    model = build_model(args, ds)
+    activation = args.activation
+    if getattr(args, "model", "mlp") == "cnn":
+        ds, activation = as_images(ds), "relu"
     try:
         opt = make_optimizer(
             args.optimizer, model.parameters(), lr, args.weight_decay, hp["momentum"] or 0.0
@@ -212,7 +260,7 @@ def _train(
     out.mkdir(parents=True, exist_ok=True)
     # set up without errors: now limit the BLAS threads for the training loop and say so
     threads = stack.enter_context(
-        blas_threads(args.threads, largest_matmul(model.sizes, hp["batch_size"]))
+        blas_threads(args.threads, _largest_matmul(model, hp["batch_size"]))
     )
     hp["blas_threads"] = threads.threads
     say(threads.describe())
@@ -264,8 +312,10 @@ def _train(
         )
         meta = {
             "architecture": model.architecture,
-            "sizes": model.sizes,
-            "activation": args.activation,
+            "sizes": getattr(model, "sizes", None),
+            "activation": activation,
+            "model": getattr(args, "model", "mlp"),
+            "lenet": _lenet_args(model),
             "dataset": args.dataset,
             "epoch": epoch + 1,
             "optimizer": args.optimizer,
@@ -280,7 +330,7 @@ def _train(
     metrics = {
         "dataset": args.dataset,
         "architecture": model.architecture,
-        "activation": args.activation,
+        "activation": activation,
         "optimizer": args.optimizer,
         "lr": lr,
         "batch_size": batch,
@@ -300,6 +350,6 @@ def _train(
         write_artifacts(out, history, model, probe_loss, title, PROBE)
     print(
         f"test accuracy {test_acc:.4f} ({args.dataset}, {model.architecture} "
-        f"{args.activation}, {args.optimizer}); wrote {out}/"
+        f"{activation}, {args.optimizer}); wrote {out}/"
     )
     return 0

@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from tinygrad_bp.engine.tensor import Tensor, _new
+from tinygrad_bp.engine.tensor import _make
 
 __all__ = ["DataLoader"]
 
@@ -99,11 +99,8 @@ class DataLoader:
             elif perm is None:  # a slice is a view of the caller's data: never hand it out
                 xb = xb.copy()  # (an in-place `xb -= mean` would rewrite the dataset)
             out: Any = xb
-            if self.tensors:  # _make, written out: xb is a numeric array of the loader's
-                out = _new(Tensor)  # dtype already, Tensor()'s checks would find nothing
-                out.data = xb
-                out.requires_grad = False
-                out._ctx = None
+            if self.tensors:  # xb is already a numeric array of the loader's dtype and its
+                out = _make(xb, False)  # own copy: Tensor()'s checks and copy would add nothing
             if y is None:
                 yield out
             else:

@@ -47,3 +47,33 @@ __all__ = [
     "init",
     "utils",
 ]
+
+from tinygrad_bp.nn import conv, normalization
+from tinygrad_bp.nn.conv_layers import (
+    AdaptiveAvgPool2d,
+    AvgPool2d,
+    BatchNorm1d,
+    BatchNorm2d,
+    Conv2d,
+    Dropout,
+    Embedding,
+    LayerNorm,
+    LeNet,
+    MaxPool2d,
+)
+
+__all__ += [
+    "AdaptiveAvgPool2d",
+    "AvgPool2d",
+    "BatchNorm1d",
+    "BatchNorm2d",
+    "Conv2d",
+    "Dropout",
+    "Embedding",
+    "LayerNorm",
+    "LeNet",
+    "MaxPool2d",
+    "conv",
+    "normalization",
+    "pooling",
+]

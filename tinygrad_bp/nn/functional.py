@@ -107,3 +107,20 @@ def accuracy(output: Any, target: Any) -> float:
             f"{pred.shape} (from output {out.shape})"
         )
     return float((pred == t).mean()) if pred.size else float("nan")
+
+
+# re-exports: convolution, pooling and normalization live in their own modules
+from tinygrad_bp.nn.conv import conv2d  # noqa: E402
+from tinygrad_bp.nn.normalization import batch_norm, dropout, embedding, layer_norm  # noqa: E402
+from tinygrad_bp.nn.pooling import adaptive_avg_pool2d, avg_pool2d, max_pool2d  # noqa: E402
+
+__all__ += [
+    "adaptive_avg_pool2d",
+    "avg_pool2d",
+    "batch_norm",
+    "conv2d",
+    "dropout",
+    "embedding",
+    "layer_norm",
+    "max_pool2d",
+]
