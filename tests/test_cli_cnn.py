@@ -24,7 +24,8 @@ def test_train_cnn_records_the_network_and_learns(cnn_run):
     assert metrics["architecture"] == "lenet-32-64-256"
     assert metrics["activation"] == "relu"
     assert metrics["hyperparameters"]["model"] == "cnn"
-    assert metrics["hyperparameters"]["lr"] == 0.02  # the CNN's default step
+    hp = metrics["hyperparameters"]  # the CNN's defaults: Adam at 1e-3, cosine annealing
+    assert (hp["optimizer"], hp["lr"], hp["schedule"]) == ("adam", 1e-3, "cosine")
     assert metrics["test_accuracy"] > 0.5  # 10 classes: chance is 0.1
     assert (cnn_run / "graph.svg").stat().st_size > 0
 

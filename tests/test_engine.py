@@ -572,3 +572,26 @@ def test_several_roots_one_feeding_another_are_walked_in_order(order):
     outs = [(z * z).sum(), z.sum(), (z * 2).sum()]
     (gx,) = tg.grad(outs, [x])
     np.testing.assert_allclose(gx.data, 50 * x.data + 5 + 10)
+
+
+def test_create_graph_stores_the_gradient_and_its_graph():
+    x = leaf(np.array([1.0, 2.0, 3.0]))
+    (x * x * x).sum().backward(create_graph=True)
+    np.testing.assert_allclose(x.grad.data, 3 * x.data**2)
+    g = x.grad
+    assert g.requires_grad
+    x.grad = None
+    g.sum().backward()
+    np.testing.assert_allclose(x.grad.data, 6 * x.data)
+
+
+def test_plain_backward_adds_to_a_grad_that_is_a_graph_and_keeps_the_graph():
+    x = leaf(np.array([1.0, 2.0]))
+    (x * x).sum().backward(create_graph=True)  # .grad = 2x, a graph
+    (x * x).sum().backward()  # adds 2x as a constant
+    np.testing.assert_allclose(x.grad.data, 4 * x.data)
+    g = x.grad
+    assert g.requires_grad
+    x.grad = None
+    g.sum().backward()  # only the first 2x is a graph: its derivative is 2
+    np.testing.assert_allclose(x.grad.data, [2.0, 2.0])

@@ -93,6 +93,14 @@ _POW_LOG = (
     "mask or changing c gives the same gradient, and the same derivatives under create_graph"
 )
 _RESHAPE = "numpy (and Tensor.reshape) read any negative size as 'infer this one': -2 == -1"
+_KEEPDIMS = (
+    "the reshape to `shape` that follows puts the reduced axes back as size 1 either way; the "
+    "elements and their order are the same"
+)
+_NOT_BROADCAST = (
+    "a gradient with fewer dimensions than its input is returned only for the walk to reject "
+    "(it raises on the shape, which negating or scaling does not change)"
+)
 _OPS = "tinygrad_bp/engine/ops/"
 EQUIVALENT: dict[str, str] = {
     _OPS + "shims.py:_matmul:Eq -> NotEq:if a.ndim != 2 and b.ndim == 2:": _DOT,
@@ -107,9 +115,12 @@ EQUIVALENT: dict[str, str] = {
     "if ynd == 1 else y))": _RESHAPE,
     _OPS + "matmul.py:MatMul.backward:constant 1 -> 2:gy = _matmul(_mT(x.reshape(1, -2) "
     "if xnd == 1 else x), g)": _RESHAPE,
-    "tinygrad_bp/engine/walk.py:sum_to:flip keepdims:return g.sum(axis=axes, keepdims=not True)"
-    ".reshape(shape) if axes else g": "the reshape to `shape` that follows puts the reduced "
-    "axes back as size 1 either way; the elements and their order are the same",
+    "tinygrad_bp/engine/walk.py:sum_to:flip keepdims:return g.sum(axis=axes, keepdims=not "
+    "True).reshape(shape)": _KEEPDIMS,
+    "tinygrad_bp/engine/walk.py:sum_to:flip keepdims:return reduce_sum(g, axes, keepdims=not "
+    "True).reshape(shape)": _KEEPDIMS,
+    "tinygrad_bp/engine/walk.py:sum_to:negate returned gradient:return -g": _NOT_BROADCAST,
+    "tinygrad_bp/engine/walk.py:sum_to:scale g by 2:return g * 2.0": _NOT_BROADCAST,
 }
 
 
@@ -155,7 +166,7 @@ def _is_ctx_attr(e: ast.AST, attr: str) -> bool:
     )
 
 
-_META_ATTRS = {"shape", "dtype", "ndim", "size", "flags", "base"}
+_META_ATTRS = {"shape", "dtype", "ndim", "size", "flags", "base", "requires_grad"}
 _META_CALLS = {"isinstance", "type", "id", "len", "_dtype_of", "_c", "_one", "_const"}
 
 

@@ -104,8 +104,8 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument(
         "--optimizer",
         choices=["sgd", "momentum", "nesterov", "adam"],
-        default="momentum",
-        help="sgd: plain SGD; momentum / nesterov: SGD with --momentum; adam: Adam",
+        help="sgd: plain SGD; momentum / nesterov: SGD with --momentum; adam: Adam (default: "
+        "momentum; adam for --model cnn)",
     )
     t.add_argument(
         "--lr", type=float, help="learning rate (default: 0.1, 0.02 for --model cnn, 1e-3 for adam)"
@@ -119,8 +119,8 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument(
         "--schedule",
         choices=["none", "cosine", "step"],
-        default="none",
-        help="learning-rate schedule: cosine annealing to 0, or x0.1 every third of the epochs",
+        help="learning-rate schedule: cosine annealing to 0, or x0.1 every third of the epochs "
+        "(default: none; cosine for --model cnn)",
     )
     t.add_argument(
         "--batch-size",
@@ -130,7 +130,7 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument(
         "--epochs",
         type=_positive_int,
-        help="passes over the data (default: 50 for digits, else 10)",
+        help="passes over the data (default: 50 for digits, 5 for --model cnn, else 10)",
     )
     t.add_argument(
         "--label-smoothing",

@@ -143,6 +143,14 @@ def _resolve(args: argparse.Namespace) -> dict[str, Any]:
     """Every hyperparameter with the per-dataset defaults filled in (what metrics.json and
     the checkpoint record)."""
     epochs_default, batch_default, smoothing_default = DEFAULTS[args.dataset]
+    cnn = getattr(args, "model", "mlp") == "cnn"
+    # the CNN's defaults: Adam with cosine annealing reaches 0.91 on Fashion-MNIST in 5 epochs
+    if getattr(args, "optimizer", None) is None:
+        args.optimizer = "adam" if cnn else "momentum"
+    if getattr(args, "schedule", None) is None:
+        args.schedule = "cosine" if cnn else "none"
+    if cnn and args.dataset != "digits":
+        epochs_default = 5
     if args.momentum is not None and args.optimizer not in ("momentum", "nesterov"):
         raise CLIError(
             f"train: --momentum applies to --optimizer momentum or nesterov, not {args.optimizer}"
