@@ -20,7 +20,7 @@ import numpy as np
 
 from tinygrad_bp.engine import higher_order, hooks, versions
 from tinygrad_bp.engine.function import Function
-from tinygrad_bp.engine.grad_mode import _state, set_grad_enabled
+from tinygrad_bp.engine.grad_mode import _state
 from tinygrad_bp.engine.ops import reduce_sum
 from tinygrad_bp.engine.tensor import Tensor
 
@@ -54,7 +54,9 @@ def run_backward(
         if targets is None or targets.reaches(node):
             _receive(node, g, True, grads, made_here, waiting, leaves)
     anomaly = _state._anomaly
-    with set_grad_enabled(create_graph):
+    grad_mode = _state.grad_enabled
+    _state.grad_enabled = create_graph  # backward formulas record a graph only for create_graph
+    try:
         while waiting:
             node = heappop(waiting)[1]
             g = grads.pop(id(node))
@@ -83,6 +85,8 @@ def run_backward(
                 _release(node)
         for key, leaf in leaves.items():
             hooks.finish_leaf(leaf, grads.pop(key), key in made_here, create_graph, targets)
+    finally:
+        _state.grad_enabled = grad_mode
     return None if targets is None else targets.captured
 
 
