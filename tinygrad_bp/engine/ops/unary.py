@@ -9,6 +9,7 @@ import numpy as np
 
 from tinygrad_bp.engine.arrays import const_of
 from tinygrad_bp.engine.function import Function
+from tinygrad_bp.engine.ops import large
 from tinygrad_bp.engine.ops.shims import _arr, _c, _one
 
 __all__ = ["Abs", "Cast", "Clip", "Clone", "Exp", "Log", "Neg", "Relu", "Sigmoid", "Sqrt", "Tanh"]
@@ -90,6 +91,8 @@ class Tanh(Function):
     @staticmethod
     def backward(ctx: Any, g: Any) -> Any:
         out = ctx.out
+        if type(out) is np.ndarray and out.size >= large.LARGE:  # (the same, in one array)
+            return large.tanh_grad(g, out, _one(out))
         return g * (_one(out) - out * out)
 
 
@@ -123,11 +126,15 @@ class Sigmoid(Function):
         if x.dtype.kind != "f":
             x = x.astype(np.float64)
         one, low = _SIGMOID_CONSTS.get(x.dtype) or _sigmoid_consts(x.dtype)
+        if x.size >= large.LARGE:  # (the same formula, in one array)
+            return large.sigmoid(x, one, low)
         return one / (one + np.exp(-np.maximum(x, low)))
 
     @staticmethod
     def backward(ctx: Any, g: Any) -> Any:
         out = ctx.out
+        if type(out) is np.ndarray and out.size >= large.LARGE:  # (the same, in one array)
+            return large.sigmoid_grad(g, out, _one(out))
         return g * out * (_one(out) - out)
 
 
