@@ -1252,6 +1252,9 @@ OP_TABLE += [
         arity=3,
         layout=_norm_layout("batch"),
         fwd_atol=1e-10,
+        # float32: dividing by sqrt(var + 1e-5) magnifies the rounding of x - mean by up to
+        # ~300x when a group is nearly constant (hypothesis finds such groups)
+        f32_atol=1e-3,
     ),
     _row(
         "layer_norm",
@@ -1261,6 +1264,9 @@ OP_TABLE += [
         arity=3,
         layout=_norm_layout("layer"),
         fwd_atol=1e-10,
+        # float32: dividing by sqrt(var + 1e-5) magnifies the rounding of x - mean by up to
+        # ~300x when a group is nearly constant (hypothesis finds such groups)
+        f32_atol=1e-3,
     ),
     _row(
         "dropout",
