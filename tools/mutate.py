@@ -56,6 +56,7 @@ ROOT = Path(__file__).resolve().parent.parent
 OPS_DIR = "tinygrad_bp/engine/ops"
 OPS_FILES = tuple(f"{OPS_DIR}/{n}.py" for n in ("unary", "binary", "reduce", "movement", "matmul"))
 SHIMS = f"{OPS_DIR}/shims.py"  # the helpers the formulas share (no backward of their own)
+LARGE = f"{OPS_DIR}/large.py"  # tanh's and sigmoid's derivatives in one temporary
 # the gradient plumbing: the walk, fitting a gradient to its input, storing .grad
 ENGINE_FILES = {
     "tinygrad_bp/engine/walk.py": ("sum_to", "run_backward", "_fit"),
@@ -67,6 +68,8 @@ OPS_HELPERS = (
     "_matmul",
     "_mT",
     "_index_add",
+    "sigmoid_grad",
+    "tanh_grad",
 )
 DEFAULT_TESTS = ("tests/test_op_sweep.py", "tests/test_laws.py")
 ENGINE_TESTS = ("tests/test_engine.py", "tests/test_gradcheck.py")  # also run for autograd.py
@@ -78,6 +81,8 @@ HELPER_USERS = {
     "_matmul": ("MatMul",),
     "_mT": ("MatMul",),
     "_index_add": ("GetItem", "IndexAdd"),
+    "sigmoid_grad": ("Sigmoid",),
+    "tanh_grad": ("Tanh",),
 }
 
 # Mutants no test can kill, keyed by "file:function:description:mutated code", with the
@@ -101,8 +106,16 @@ _NOT_BROADCAST = (
     "a gradient with fewer dimensions than its input is returned only for the walk to reject "
     "(it raises on the shape, which negating or scaling does not change)"
 )
+_THRESHOLD = (
+    "the size threshold only picks between the same formula in one temporary (ops/large.py) "
+    "and the plain expression; at exactly the threshold size both give the same values"
+)
 _OPS = "tinygrad_bp/engine/ops/"
 EQUIVALENT: dict[str, str] = {
+    _OPS + "unary.py:Tanh.backward:GtE -> Gt:if type(out) is np.ndarray and out.size > "
+    "large.LARGE:": _THRESHOLD,
+    _OPS + "unary.py:Sigmoid.backward:GtE -> Gt:if type(out) is np.ndarray and out.size > "
+    "large.LARGE:": _THRESHOLD,
     _OPS + "shims.py:_matmul:Eq -> NotEq:if a.ndim != 2 and b.ndim == 2:": _DOT,
     _OPS + "shims.py:_matmul:constant 2 -> 4:if a.ndim == 4 and b.ndim == 2:": _DOT,
     _OPS + "binary.py:Pow.backward:drop right factor of *:gy = g * ctx.out * _log(_where(pos, "
@@ -410,7 +423,7 @@ def _first_rows(m: Mutant) -> list[str]:
         from op_table import OP_TABLE
     finally:
         sys.path.pop(0)
-    if m.path not in (*OPS_FILES, SHIMS):
+    if m.path not in (*OPS_FILES, SHIMS, LARGE):
         return []
     name = m.func.split(".")[0]
     classes = HELPER_USERS.get(name, (name,))
@@ -501,6 +514,7 @@ def main(argv: list[str] | None = None) -> int:
     for path in OPS_FILES:
         mutants += generate(path, OPS_HELPERS, backward=True, start=len(mutants))
     mutants += generate(SHIMS, OPS_HELPERS, backward=False, start=len(mutants))
+    mutants += generate(LARGE, OPS_HELPERS, backward=False, start=len(mutants))
     if args.engine:
         for path, funcs in ENGINE_FILES.items():
             mutants += generate(path, funcs, backward=False, start=len(mutants))
