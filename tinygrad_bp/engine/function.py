@@ -118,7 +118,7 @@ class Function:
             raise _op_error(cls, arrays, kwargs, e) from e
         if type(out) is not np.ndarray:
             out = np.asarray(out)
-        result = _new(Tensor)  # Tensor(out), without the checks and the copy
+        result = _new(Tensor)  # _make(out, ...) written out: one call fewer per op
         result.data = out
         result._ctx = result._version_counter = None
         result.requires_grad = record = True in needs and _state.grad_enabled

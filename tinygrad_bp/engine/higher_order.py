@@ -84,6 +84,7 @@ def as_graph_grad(gp: Any, ctx: Function) -> Tensor:
     node = _new(_NotTwiceDifferentiable)
     node.origin = f"{type(ctx).__name__}.backward"
     node.parents = tuple(p for p in ctx.parents if p is not None)
+    node.needs_input_grad = (True,) * len(node.parents)
     node.seq = _next_seq()
     a = np.asarray(gp)
     node.out_shape, node.out_dtype = a.shape, a.dtype

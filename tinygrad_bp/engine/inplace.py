@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from tinygrad_bp.engine.arrays import _index
+from tinygrad_bp.engine.arrays import _data, _index
 from tinygrad_bp.engine.grad_mode import is_grad_enabled
 from tinygrad_bp.engine.tensor_core import TensorCore
 from tinygrad_bp.engine.versions import bump_version
@@ -44,7 +44,7 @@ class InPlaceMethods:
                 "tg.concatenate of the pieces, or tg.where(mask, value, tensor); or assign "
                 "value.detach() if no gradient should flow"
             )
-        self.data[_index(index)] = value.data if isinstance(value, TensorCore) else value
+        self.data[_index(index)] = _data(value)
         bump_version(self)
 
     def zero_(self) -> Any:
@@ -61,14 +61,14 @@ class InPlaceMethods:
     def copy_(self, src: Any) -> Any:
         """Copy ``src`` (broadcast to this shape) into this tensor in place."""
         self._check_inplace("copy_")
-        np.copyto(self.data, src.data if isinstance(src, TensorCore) else src, casting="same_kind")
+        np.copyto(self.data, _data(src), casting="same_kind")
         bump_version(self)
         return self
 
     def add_(self, other: Any, alpha: float = 1.0) -> Any:
         """``self += alpha * other`` in place."""
         self._check_inplace("add_")
-        o = other.data if isinstance(other, TensorCore) else other
+        o = _data(other)
         self.data += o if alpha == 1.0 else alpha * o
         bump_version(self)
         return self
@@ -76,7 +76,7 @@ class InPlaceMethods:
     def mul_(self, other: Any) -> Any:
         """``self *= other`` in place."""
         self._check_inplace("mul_")
-        self.data *= other.data if isinstance(other, TensorCore) else other
+        self.data *= _data(other)
         bump_version(self)
         return self
 
@@ -117,7 +117,7 @@ class InPlaceMethods:
                     f"record it. Write `{name} = {name} {sym[0]} u` for a new tensor, or wrap "
                     "the update in `with tg.no_grad():`"
                 )
-        o = other.data if isinstance(other, TensorCore) else other
+        o = _data(other)
         if isinstance(o, (list, tuple)):
             o = np.asarray(o)
         try:

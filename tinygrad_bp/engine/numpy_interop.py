@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from tinygrad_bp.engine.arrays import _data
 from tinygrad_bp.engine.tensor_core import TensorCore
 
 __all__ = ["NumpyInterop"]
@@ -218,7 +219,3 @@ def _numpy_error(name: str, args: Any, kwargs: Any, kind: str = "") -> Any:
         f"numpy {kind}np.{name} does not take Tensors: it would return an ndarray and drop "
         f"the graph; {fix}"
     )
-
-
-def _data(v: Any) -> Any:
-    return v.data if isinstance(v, TensorCore) else v

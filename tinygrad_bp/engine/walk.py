@@ -103,11 +103,7 @@ def _receive(
     key = id(node)
     if key in grads:  # one more consumer's share: add it (out of place)
         total = grads[key] + g
-        grads[key] = (
-            np.asarray(total)
-            if type(total) is not np.ndarray and not isinstance(total, Tensor)
-            else total
-        )
+        grads[key] = np.asarray(total) if isinstance(total, np.generic) else total  # (0-d sums)
         made_here.add(key)
         return
     grads[key] = g
