@@ -173,6 +173,39 @@ def test_saved_arrays_are_released_after_backward():
     assert y.grad_fn.parents[0] is x  # structure stays, for drawings
 
 
+class _SavesItsOwn(Function):
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_for_backward(x)
+        return x * 2.0
+
+    @staticmethod
+    def backward(ctx, g):
+        (x,) = ctx.saved_tensors
+        return g * 2.0 + 0.0 * x
+
+
+def test_every_kind_of_saved_value_is_released_after_backward():
+    """Inputs (Mul), the output (Exp), an op's named array (Mod's quotient) and
+    save_for_backward (a user op) are all dropped by a backward without retain_graph."""
+    x, y = leaf([2.0, 3.0]), leaf([1.5, 2.5])
+    outs = [x * y, x.exp(), x % y, _SavesItsOwn.apply(x)]
+    nodes = [o.grad_fn for o in outs]
+    assert nodes[0].inputs is not None and nodes[1].out is not None
+    assert nodes[2].quotient is not None and nodes[3].saved_tensors
+    total = outs[0].sum()
+    for o in outs[1:]:
+        total = total + o.sum()
+    total.backward()
+    for n in nodes:
+        name = type(n).__name__
+        assert n.released, name
+        assert n.inputs is None and n.input_tensors is None, name
+        assert n.out is None and n.out_counter is None, name
+        assert not n.saved_tensors, name
+    assert nodes[2].quotient is None
+
+
 def test_create_graph_gives_second_derivative_of_cube():
     x = leaf([0.5, -2.0, 3.0])
     (x**3).sum().backward(create_graph=True)
