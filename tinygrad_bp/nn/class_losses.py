@@ -119,6 +119,7 @@ class CrossEntropy(Function):
     grads_are_new = True
 
     save_inputs = True
+    saved_attrs = ("softmax",)
 
     @staticmethod
     def forward(ctx: Any, x: np.ndarray, spec: Targets) -> np.ndarray:
@@ -136,19 +137,19 @@ class CrossEntropy(Function):
             s -= log_se  # log-probabilities
             out = spec.reduce(spec.pick(s), x.dtype)
         e /= se
-        ctx.saved_tensors = (e,)  # the softmax, for backward
+        ctx.softmax = e  # for backward
         return out
 
     @staticmethod
     def backward(ctx: Any, g: Any) -> Any:
         x, spec = ctx.inputs
         if isinstance(x, Tensor) or isinstance(g, Tensor):  # create_graph: stay differentiable
-            p = x.softmax(axis=1) if isinstance(x, Tensor) else ctx.saved_tensors[0]
+            p = x.softmax(axis=1) if isinstance(x, Tensor) else ctx.softmax
             w = spec.matrix(x.shape[0], x.shape[1], x.dtype)
             return (p * w.sum(axis=1, keepdims=True) - w) * spec.scale(g), None
         red = spec.reduction  # spec.scale(g), written out as in forward
         scale = g * spec.inv if red == "mean" else g if red == "sum" else g.reshape(-1, 1)
-        p = ctx.saved_tensors[0]
+        p = ctx.softmax
         if spec.target is not None:  # sparse targets: w_i (p_i - onehot_i), built in place
             gx = p.copy() if spec.wt is None else p * spec.wt[:, None]
             gx.reshape(-1)[spec.flat] -= 1.0 if spec.wt is None else spec.wt
