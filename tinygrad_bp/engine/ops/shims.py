@@ -23,12 +23,12 @@ def each_for_the_other(
     """The inputs ``x (op) y`` keeps when each gradient reads only the other input (x * y,
     x @ y): x only when y needs a gradient, and y only when x does (a frozen weight's
     layer then keeps no copy of its input); a third input (a bias) is not kept."""
-    rest = (None,) * (len(tensors) - 2)
-    if needs[0] and needs[1]:
-        return (tensors[0], tensors[1], *rest), (arrays[0], arrays[1], *rest)
-    if needs[0]:
-        return (None, tensors[1], *rest), (None, arrays[1], *rest)
-    return (tensors[0], None, *rest), (arrays[0], None, *rest)
+    keep_x, keep_y = needs[1], needs[0]  # x is read by y's gradient, y by x's
+    tx, ax = (tensors[0], arrays[0]) if keep_x else (None, None)
+    ty, ay = (tensors[1], arrays[1]) if keep_y else (None, None)
+    if len(tensors) == 2:
+        return (tx, ty), (ax, ay)
+    return (tx, ty, None), (ax, ay, None)  # x @ w + b: the bias is not kept
 
 
 _BROADCAST_HINT = (
