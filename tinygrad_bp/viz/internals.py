@@ -1,10 +1,10 @@
 """The one place where drawing, tracing and bisecting read the graph's internals.
 
-The engine keeps a graph of nodes (``Function`` instances) and leaf Tensors; what a node holds
-(``parents``, ``inputs``/``src``/``out``/``saved_tensors``, ``kwargs``, ``creation_trace``,
-``released``) is the engine's business and may change. Everything in ``viz`` and in the
-gradient bisector reads it through these helpers, so a refactor of the engine changes this
-module only.
+The engine keeps a graph of nodes (``Function`` instances) and leaf Tensors; what a node
+holds (``parents``, ``inputs``/``input_tensors``/``out``/``saved_tensors``, ``kwargs``,
+``creation_trace``, ``released``) is the engine's business and may change. Everything in
+``viz`` and in the gradient bisector reads it through these helpers, so a refactor of the
+engine changes this module only.
 """
 
 from __future__ import annotations

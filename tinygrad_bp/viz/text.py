@@ -106,7 +106,7 @@ def module_summary(m: Any) -> str:
     return r if "\n" not in r and len(r) <= 48 and not r.startswith("<") else type(m).__name__
 
 
-_SAVED_FIELDS = ("inputs", "src", "out", "saved_tensors")
+_SAVED_FIELDS = ("inputs", "input_tensors", "out", "saved_tensors")
 
 
 def _nbytes(size: int) -> str:
