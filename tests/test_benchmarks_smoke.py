@@ -150,3 +150,35 @@ def test_benchmarks_insitu_step_timing_reports_every_phase():
     assert set(r) == {"forward", "backward", "optim", "step", "hand", "ratio"}
     assert all(v > 0 for v in r.values())
     assert r["step"] >= r["forward"] and r["ratio"] == r["step"] / r["hand"]
+
+
+def test_apply_cost_compares_like_with_like(monkeypatch):
+    """benchmarks/apply_cost.py's written-out applies record the same nodes as Function.apply
+    (so its figures compare like with like), and the check notices when they do not."""
+    from benchmarks import apply_cost
+
+    apply_cost.check_same_nodes()
+    real = apply_cost.apply_one
+
+    def forgets_the_output(cls, x):
+        t = real(cls, x)
+        t.grad_fn.out = None
+        return t
+
+    monkeypatch.setattr(apply_cost, "apply_one", forgets_the_output)
+    with pytest.raises(AssertionError):
+        apply_cost.check_same_nodes()
+
+
+@pytest.mark.parametrize("mode", [[], ["--chain"]])
+def test_apply_cost_runs(mode):
+    r = subprocess.run(
+        [sys.executable, "benchmarks/apply_cost.py", "--samples", "1", *mode],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert r.returncode == 0, r.stderr
+    rows = [line for line in r.stdout.splitlines() if line.startswith("| ") and "---" not in line]
+    assert len(rows) == (4 if mode else 5)  # a header and the rows

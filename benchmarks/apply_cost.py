@@ -1,0 +1,244 @@
+"""What one general ``Function.apply`` costs, measured against applies written for a fixed
+number of inputs (issue 14's trade-off: one apply a learner reads, or the old speed).
+
+    python benchmarks/apply_cost.py           # per op: Tanh (one input), Mul (x * 2)
+    python benchmarks/apply_cost.py --chain   # the overhead workload's chain, both ways
+
+``Function.apply`` takes any inputs and keyword arguments: Python packs them (``*args,
+**kwargs``), apply loops over them to collect each input's array, node and whether it needs a
+gradient, and calls ``forward(ctx, *arrays, **kwargs)``. ``apply_one`` and ``apply_two`` below
+are what the engine had before (``_apply1``/``_apply2``): the same steps written out for one
+Tensor, or a Tensor and a second argument, with no packing, loop or star-call. They live here,
+for measuring only; before timing, the script checks that they record the same node.
+
+``--chain`` times the 1,000-op chain of ``python -m benchmarks --workloads overhead`` as it runs
+(every op through ``apply``) and with the chain's four Tensor methods (``*``, ``+``, ``tanh``,
+``sigmoid``) routed through ``apply_one``/``apply_two``, interleaved in one process.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import os
+import statistics
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_var, "1")  # one BLAS thread, as the benchmark suite
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import numpy as np  # noqa: E402
+
+import tinygrad_bp as tg  # noqa: E402
+from tinygrad_bp.engine import ops, versions  # noqa: E402
+from tinygrad_bp.engine.arrays import _const  # noqa: E402
+from tinygrad_bp.engine.function import _extras, _new, _next_seq, _op_error  # noqa: E402
+from tinygrad_bp.engine.grad_mode import _state  # noqa: E402
+from tinygrad_bp.engine.tensor import Tensor  # noqa: E402
+
+
+def apply_one(cls: Any, x: Tensor) -> Tensor:
+    """``cls.apply(x)`` for an op of one Tensor input, written out."""
+    ctx = _new(cls)
+    xd = x.data
+    stamp = versions.clock[0]
+    try:
+        out = cls.forward(ctx, xd)
+    except (ValueError, TypeError, IndexError) as e:
+        raise _op_error(cls, (xd,), None, e) from e
+    if type(out) is not np.ndarray:
+        out = np.asarray(out)
+    result = _new(Tensor)
+    result.data = out
+    result._ctx = result._version_counter = None
+    result.requires_grad = record = x.requires_grad and _state.grad_enabled
+    if cls.view:
+        versions.share_if_view(x, result)
+    if record:
+        ctx.parents = (x._ctx or x,)
+        ctx.needs_input_grad = (True,)
+        ctx.seq = _next_seq()
+        ctx.out_shape = out.shape
+        ctx.out_dtype = out.dtype
+        if cls.save_inputs:
+            ctx.stamp = stamp
+            ctx.input_tensors, ctx.inputs = (x,), (xd,)
+        if cls.save_output:
+            ctx.stamp = stamp
+            ctx.out = out
+            result._version_counter = ctx.out_counter = [0]
+        result._ctx = ctx
+    if _state.extras_on:
+        _extras(ctx, out)
+    return result
+
+
+def apply_two(cls: Any, x: Tensor, y: Any) -> Tensor:
+    """``cls.apply(x, y)`` for an op of a Tensor and a Tensor or constant, written out."""
+    ctx = _new(cls)
+    xd = x.data
+    y_is_tensor = isinstance(y, Tensor)
+    yd = y.data if y_is_tensor else y
+    stamp = versions.clock[0]
+    try:
+        out = cls.forward(ctx, xd, yd)
+    except (ValueError, TypeError, IndexError) as e:
+        raise _op_error(cls, (xd, yd), None, e) from e
+    if type(out) is not np.ndarray:
+        out = np.asarray(out)
+    nx = x.requires_grad
+    ny = y_is_tensor and y.requires_grad
+    result = _new(Tensor)
+    result.data = out
+    result._ctx = result._version_counter = None
+    result.requires_grad = record = (nx or ny) and _state.grad_enabled
+    if record:
+        ctx.parents = ((x._ctx or x) if nx else None, (y._ctx or y) if ny else None)
+        ctx.needs_input_grad = needs = (nx, ny)
+        ctx.seq = _next_seq()
+        ctx.out_shape = out.shape
+        ctx.out_dtype = out.dtype
+        saves = cls.save_inputs
+        if saves:
+            ctx.stamp = stamp
+            if saves is True:
+                ctx.input_tensors, ctx.inputs = (x, y), (xd, yd)
+            else:
+                ctx.input_tensors, ctx.inputs = saves((x, y), (xd, yd), needs)
+        if cls.save_output:
+            ctx.stamp = stamp
+            ctx.out = out
+            result._version_counter = ctx.out_counter = [0]
+        result._ctx = ctx
+    if _state.extras_on:
+        _extras(ctx, out)
+    return result
+
+
+_FIELDS = ("needs_input_grad", "out_shape", "out_dtype", "stamp", "kwargs", "saved_tensors")
+
+
+def check_same_nodes() -> None:
+    """Raise unless both ways record the same node (so the timing compares like with like)."""
+    x = tg.Tensor(np.linspace(-1, 1, 5), requires_grad=True)
+    two = _const(2.0, x)
+    for op, args in ((ops.Tanh, (x,)), (ops.Sigmoid, (x,)), (ops.Mul, (x, two)), (ops.Add, (x, x))):
+        a = op.apply(*args)
+        b = apply_one(op, *args) if len(args) == 1 else apply_two(op, *args)
+        na, nb = a.grad_fn, b.grad_fn
+        assert type(na) is type(nb) and na.parents == nb.parents, op.__name__
+        for f in _FIELDS:
+            assert getattr(na, f) == getattr(nb, f), (op.__name__, f)
+        for f in ("inputs", "input_tensors"):
+            va, vb = getattr(na, f), getattr(nb, f)
+            assert (va is None) == (vb is None), (op.__name__, f)
+            if va is not None:
+                assert all(p is q for p, q in zip(va, vb)) and len(va) == len(vb), op.__name__
+        assert (na.out is None) == (nb.out is None) and np.array_equal(a.data, b.data)
+        assert (a._version_counter is None) == (b._version_counter is None), op.__name__
+
+
+def timeit(*fns: Any, min_s: float = 0.02, samples: int = 15) -> list[float]:
+    """Per function, the median over interleaved samples of the mean time of one call (s)."""
+    reps = []
+    for fn in fns:
+        fn()
+        n = 1
+        while True:
+            t0 = time.perf_counter()
+            for _ in range(n):
+                fn()
+            if time.perf_counter() - t0 >= min_s:
+                break
+            n *= 2
+        reps.append(n)
+    out: list[list[float]] = [[] for _ in fns]
+    for _ in range(samples):
+        for k, (fn, n) in enumerate(zip(fns, reps)):
+            gc.collect()
+            gc.disable()
+            t0 = time.perf_counter()
+            for _ in range(n):
+                fn()
+            out[k].append((time.perf_counter() - t0) / n)
+            gc.enable()
+    return [statistics.median(o) for o in out]
+
+
+def per_op(samples: int) -> None:
+    print("| op | elements | apply (us) | written out (us) | apply costs |")
+    print("|---|---|---|---|---|")
+    for size in (1, 100):
+        x = tg.Tensor(np.random.default_rng(0).standard_normal(size), requires_grad=True)
+        two = _const(2.0, x)
+        for name, general, special in (
+            ("tanh", lambda x=x: ops.Tanh.apply(x), lambda x=x: apply_one(ops.Tanh, x)),
+            (
+                "x * 2",
+                lambda x=x, two=two: ops.Mul.apply(x, two),
+                lambda x=x, two=two: apply_two(ops.Mul, x, two),
+            ),
+        ):
+            t_general, t_special = timeit(general, special, samples=samples)
+            print(
+                f"| {name} | {size} | {t_general * 1e6:.3f} | {t_special * 1e6:.3f} | "
+                f"+{(t_general - t_special) * 1e6:.2f} us ({t_general / t_special:.2f}x) |"
+            )
+
+
+def chain(samples: int) -> None:
+    from benchmarks.impls import tinygrad_bp as impl
+
+    methods = {name: getattr(Tensor, name) for name in ("__mul__", "__add__", "tanh", "sigmoid")}
+    written_out = {
+        "__mul__": lambda self, other: apply_two(ops.Mul, self, _const(other, self)),
+        "__add__": lambda self, other: apply_two(ops.Add, self, _const(other, self)),
+        "tanh": lambda self: apply_one(ops.Tanh, self),
+        "sigmoid": lambda self: apply_one(ops.Sigmoid, self),
+    }
+
+    def run(routes: dict[str, Any], x0: np.ndarray) -> None:
+        for name, fn in routes.items():
+            setattr(Tensor, name, fn)
+        try:
+            impl.chain(x0, 1000)
+        finally:
+            for name, fn in methods.items():
+                setattr(Tensor, name, fn)
+
+    print("| chain, 1,000 ops | apply (us/op) | written out (us/op) | ratio |")
+    print("|---|---|---|---|")
+    for size in (1, 100, 10_000):
+        x0 = np.random.default_rng(size).standard_normal(size).astype(np.float32)
+        t_general, t_special = timeit(
+            lambda x0=x0: run(methods, x0), lambda x0=x0: run(written_out, x0), samples=samples
+        )
+        print(
+            f"| {size} elements | {t_general * 1e3:.3f} | {t_special * 1e3:.3f} | "
+            f"{t_general / t_special:.3f} |"
+        )
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--chain", action="store_true", help="time the overhead workload's chain")
+    p.add_argument("--samples", type=int, default=15)
+    args = p.parse_args()
+    check_same_nodes()
+    from threadpoolctl import threadpool_info
+
+    blas = ", ".join(
+        f"{b.get('internal_api')} {b.get('version')} ({b.get('num_threads')} threads)"
+        for b in threadpool_info()
+    )
+    print(f"Python {sys.version.split()[0]}, numpy {np.__version__}, BLAS {blas}\n")
+    (chain if args.chain else per_op)(args.samples)
+
+
+if __name__ == "__main__":
+    main()
