@@ -37,7 +37,7 @@ import numpy as np  # noqa: E402
 import tinygrad_bp as tg  # noqa: E402
 from tinygrad_bp.engine import ops, versions  # noqa: E402
 from tinygrad_bp.engine.arrays import _const  # noqa: E402
-from tinygrad_bp.engine.function import _extras, _new, _next_seq, _op_error  # noqa: E402
+from tinygrad_bp.engine.function import _new, _next_seq, _op_error  # noqa: E402
 from tinygrad_bp.engine.grad_mode import _state  # noqa: E402
 from tinygrad_bp.engine.tensor import Tensor  # noqa: E402
 
@@ -74,7 +74,11 @@ def apply_one(cls: Any, x: Tensor) -> Tensor:
             result._version_counter = ctx.out_counter = [0]
         result._ctx = ctx
     if _state.extras_on:
-        _extras(ctx, out)
+        ctx.scope = _state._scope
+        if _state._anomaly:
+            from tinygrad_bp.engine.anomaly import check_forward
+
+            check_forward(ctx, out)
     return result
 
 
@@ -116,7 +120,11 @@ def apply_two(cls: Any, x: Tensor, y: Any) -> Tensor:
             result._version_counter = ctx.out_counter = [0]
         result._ctx = ctx
     if _state.extras_on:
-        _extras(ctx, out)
+        ctx.scope = _state._scope
+        if _state._anomaly:
+            from tinygrad_bp.engine.anomaly import check_forward
+
+            check_forward(ctx, out)
     return result
 
 

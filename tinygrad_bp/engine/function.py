@@ -146,8 +146,12 @@ class Function:
             elif ctx.saved_tensors:  # save_for_backward, in your own ops
                 _remember_saved(ctx, args, out, result, stamp)
             result._ctx = ctx
-        if _state.extras_on:
-            _extras(ctx, out)
+        if _state.extras_on:  # a Module is running (drawings group its ops) or anomaly mode
+            ctx.scope = _state._scope
+            if _state._anomaly:
+                from tinygrad_bp.engine.anomaly import check_forward
+
+                check_forward(ctx, out)
         return result
 
 
@@ -161,16 +165,6 @@ def _remember_saved(
     if any(a is out for a in ctx.saved_tensors or ()):
         ctx.out = out
         result._version_counter = ctx.out_counter = [0]
-
-
-def _extras(ctx: Function, out: np.ndarray) -> None:
-    """The rarely-on parts of apply: record the running Module, check for NaN/Inf."""
-    if _state._scope is not None:
-        ctx.scope = _state._scope
-    if _state._anomaly:
-        from tinygrad_bp.engine.anomaly import check_forward
-
-        check_forward(ctx, out)
 
 
 _new = object.__new__
