@@ -96,7 +96,7 @@ def _root_grad(t: Tensor, g: Any, create_graph: bool, where: str) -> Any:
                 "only for a one-element output. Pass grad= (an array of the output's shape), "
                 "or reduce the output first (e.g. loss.sum() or loss.mean())."
             )
-        arr = np.ones(d.shape, dtype=d.dtype)
+        arr = np.array(1, dtype=d.dtype).reshape(d.shape)  # (np.ones costs two Python calls)
         return _make(arr, False) if create_graph else arr
     if isinstance(g, Tensor):
         gt = g
