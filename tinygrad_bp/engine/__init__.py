@@ -18,9 +18,9 @@ retain_grad, tg.grad's capture, ``.grad`` storage), ``higher_order.py`` (create_
 ``anomaly.py`` (NaN/Inf detection), ``inplace.py`` / ``numpy_interop.py`` / ``arrays.py`` /
 ``creation.py`` (Tensor's in-place updates, numpy protocols, constants, constructors).
 
-Imports: ``tensor.py`` and the ops need each other (Tensor's methods call the ops, the ops
-make Tensors); ``tensor.py`` imports them last, and that is the engine's one cycle. Nothing
-in the engine imports ``nn``, ``optim`` or ``viz``.
+Imports: ``tensor.py`` and the ops (and the walk) need each other (Tensor's methods call
+them, they make Tensors); ``tensor.py`` imports them last, and that is the engine's one
+cycle. Nothing in the engine imports ``nn``, ``optim`` or ``viz``.
 """
 
 from tinygrad_bp.engine.tensor import Tensor  # noqa: I001  (first: the rest builds on it)

@@ -52,6 +52,20 @@ class Tensor(TensorCore, InPlaceMethods, NumpyInterop, MathMethods):
         for i in range(len(self)):
             yield self[i]
 
+    # -- autograd
+    def backward(
+        self, grad: Any = None, retain_graph: bool | None = None, create_graph: bool = False
+    ) -> None:
+        """Accumulate the gradient of this tensor into ``.grad`` of every leaf it depends on.
+
+        Args:
+            grad: the upstream gradient, required unless this tensor has one element.
+            retain_graph: keep saved values to walk this graph again (default: create_graph).
+            create_graph: record the backward pass itself, for higher-order derivatives.
+        """
+        retain = create_graph if retain_graph is None else retain_graph
+        backward_from(self, grad, retain, create_graph)
+
     # -- elementwise ops
     def __add__(self, other: Any) -> Tensor:
         return ops.Add.apply(self, _const(other, self))
@@ -303,7 +317,8 @@ def _make(data: np.ndarray, requires_grad: bool) -> Tensor:
     return t
 
 
-# The ops build on Tensor and Tensor's methods call them: importing them last closes the
-# engine's one import cycle (function.py's import of Tensor is the same cycle).
+# The ops and the walk build on Tensor, and Tensor's methods call them: importing them last
+# closes the engine's one import cycle (function.py's import of Tensor is the same cycle).
 from tinygrad_bp.engine import ops  # noqa: E402
 from tinygrad_bp.engine.arrays import _axis, _const, _data, _index  # noqa: E402
+from tinygrad_bp.engine.backward import backward as backward_from  # noqa: E402

@@ -1,8 +1,8 @@
 """What a Tensor is: an ndarray (``data``), whether gradients flow to it (``requires_grad``),
 the gradient ``backward`` left on it (``grad``), and the graph node that made it (``_ctx``,
-None for a leaf); plus ``backward()`` and the rest of its part in autograd.
+None for a leaf); plus the rest of its part in autograd (hooks, retain_grad, detach).
 
-``Tensor`` (tensor.py) adds the op methods and operators to this base.
+``Tensor`` (tensor.py) adds the op methods, the operators and ``backward()`` to this base.
 """
 
 from __future__ import annotations
@@ -192,22 +192,7 @@ class TensorCore:
             extra.append("requires_grad=True")
         return f"Tensor({body}, {', '.join(extra)})"
 
-    # -- autograd
-    def backward(
-        self, grad: Any = None, retain_graph: bool | None = None, create_graph: bool = False
-    ) -> None:
-        """Accumulate the gradient of this tensor into ``.grad`` of every leaf it depends on.
-
-        Args:
-            grad: the upstream gradient, required unless this tensor has one element.
-            retain_graph: keep saved values to walk this graph again (default: create_graph).
-            create_graph: record the backward pass itself, for higher-order derivatives.
-        """
-        from tinygrad_bp.engine.backward import backward
-
-        retain = create_graph if retain_graph is None else retain_graph
-        backward(self, grad, retain, create_graph)  # type: ignore[arg-type]
-
+    # -- autograd (backward() is in tensor.py, beside the ops it walks)
     def clone(self) -> Tensor:
         """A copy in new memory that stays in the graph (the gradient passes through)."""
         from tinygrad_bp.engine.ops import Clone
