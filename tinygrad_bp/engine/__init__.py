@@ -17,6 +17,9 @@ Beside them, each in its own small module with a first-screen docstring saying w
 retain_grad, tg.grad's capture, ``.grad`` storage), ``higher_order.py`` (create_graph),
 ``anomaly.py`` (NaN/Inf detection), ``inplace.py`` / ``numpy_interop.py`` / ``arrays.py`` /
 ``creation.py`` (Tensor's in-place updates, numpy protocols, constants, constructors).
+The one speed module of the forward pass, ``fast_apply.py``, is ``apply`` written out for one
+and two inputs (Tensor's operators and elementwise methods use it): skip it, it does what
+``apply`` does.
 
 Imports: ``tensor.py`` and the ops (and the walk) need each other (Tensor's methods call
 them, they make Tensors); ``tensor.py`` imports them last, and that is the engine's one

@@ -1,7 +1,9 @@
 """``Function``: an op (forward beside backward) and, once applied, a node of the graph.
 
 Reading order: ``Function`` (what an op declares), then ``apply`` (how a call becomes a node).
-``apply`` is the one way every op runs, built-in or yours.
+``apply`` is how every op runs, built-in or yours. (Tensor's operators and elementwise
+methods call ``fast_apply.apply_one``/``apply_two``, the same steps written out for one and
+two inputs: 0.4-0.5 us less per op, ``python benchmarks/apply_cost.py``.)
 """
 
 from __future__ import annotations

@@ -1,6 +1,10 @@
 """``Tensor``: the data model of ``TensorCore`` (tensor_core.py), plus one thin method or
-operator per op (``def exp(self): return ops.Exp.apply(self)``), in-place updates
-(inplace.py) and numpy's protocols (numpy_interop.py)."""
+operator per op, in-place updates (inplace.py) and numpy's protocols (numpy_interop.py).
+
+Each method runs its op: ``ops.Sum.apply(self, axis=...)``. Ops of one or two inputs without
+keyword arguments (the operators, ``exp``, ``tanh``...) say ``apply_one(ops.Exp, self)``: that
+is ``ops.Exp.apply(self)`` written out for speed (fast_apply.py, the engine's one speed module
+for the forward pass; read ``Function.apply`` instead)."""
 
 from __future__ import annotations
 
@@ -68,46 +72,46 @@ class Tensor(TensorCore, InPlaceMethods, NumpyInterop, MathMethods):
 
     # -- elementwise ops
     def __add__(self, other: Any) -> Tensor:
-        return ops.Add.apply(self, _const(other, self))
+        return apply_two(ops.Add, self, _const(other, self))
 
     def __radd__(self, other: Any) -> Tensor:  # commutative: same op, same result
-        return ops.Add.apply(self, _const(other, self))
+        return apply_two(ops.Add, self, _const(other, self))
 
     def __sub__(self, other: Any) -> Tensor:
-        return ops.Sub.apply(self, _const(other, self))
+        return apply_two(ops.Sub, self, _const(other, self))
 
     def __rsub__(self, other: Any) -> Tensor:
-        return ops.Sub.apply(_const(other, self), self)
+        return apply_two(ops.Sub, _const(other, self), self)
 
     def __mul__(self, other: Any) -> Tensor:
-        return ops.Mul.apply(self, _const(other, self))
+        return apply_two(ops.Mul, self, _const(other, self))
 
     def __rmul__(self, other: Any) -> Tensor:
-        return ops.Mul.apply(self, _const(other, self))
+        return apply_two(ops.Mul, self, _const(other, self))
 
     def __truediv__(self, other: Any) -> Tensor:
-        return ops.Div.apply(self, _const(other, self))
+        return apply_two(ops.Div, self, _const(other, self))
 
     def __rtruediv__(self, other: Any) -> Tensor:
-        return ops.Div.apply(_const(other, self), self)
+        return apply_two(ops.Div, _const(other, self), self)
 
     def __pow__(self, other: Any) -> Tensor:
-        return ops.Pow.apply(self, _const(other, self))
+        return apply_two(ops.Pow, self, _const(other, self))
 
     def __rpow__(self, other: Any) -> Tensor:
-        return ops.Pow.apply(_const(other, self), self)
+        return apply_two(ops.Pow, _const(other, self), self)
 
     def __matmul__(self, other: Any) -> Tensor:
-        return ops.MatMul.apply(self, _const(other, self))
+        return apply_two(ops.MatMul, self, _const(other, self))
 
     def __rmatmul__(self, other: Any) -> Tensor:
-        return ops.MatMul.apply(_const(other, self), self)
+        return apply_two(ops.MatMul, _const(other, self), self)
 
     def __neg__(self) -> Tensor:
-        return ops.Neg.apply(self)
+        return apply_one(ops.Neg, self)
 
     def __abs__(self) -> Tensor:
-        return ops.Abs.apply(self)
+        return apply_one(ops.Abs, self)
 
     def __pos__(self) -> Tensor:
         return self
@@ -159,35 +163,35 @@ class Tensor(TensorCore, InPlaceMethods, NumpyInterop, MathMethods):
 
     def neg(self) -> Tensor:
         """``-self``."""
-        return ops.Neg.apply(self)
+        return apply_one(ops.Neg, self)
 
     def exp(self) -> Tensor:
         """e ** x."""
-        return ops.Exp.apply(self)
+        return apply_one(ops.Exp, self)
 
     def log(self) -> Tensor:
         """Natural logarithm."""
-        return ops.Log.apply(self)
+        return apply_one(ops.Log, self)
 
     def sqrt(self) -> Tensor:
         """Square root."""
-        return ops.Sqrt.apply(self)
+        return apply_one(ops.Sqrt, self)
 
     def tanh(self) -> Tensor:
         """Hyperbolic tangent."""
-        return ops.Tanh.apply(self)
+        return apply_one(ops.Tanh, self)
 
     def sigmoid(self) -> Tensor:
         """Logistic sigmoid 1 / (1 + e^-x), stable for large |x|."""
-        return ops.Sigmoid.apply(self)
+        return apply_one(ops.Sigmoid, self)
 
     def relu(self) -> Tensor:
         """max(x, 0)."""
-        return ops.Relu.apply(self)
+        return apply_one(ops.Relu, self)
 
     def abs(self) -> Tensor:
         """|x|."""
-        return ops.Abs.apply(self)
+        return apply_one(ops.Abs, self)
 
     def clip(self, min: float | None = None, max: float | None = None) -> Tensor:
         """Limit values to [min, max]; the gradient passes where min <= x <= max."""
@@ -195,11 +199,11 @@ class Tensor(TensorCore, InPlaceMethods, NumpyInterop, MathMethods):
 
     def maximum(self, other: Any) -> Tensor:
         """Elementwise maximum (ties share the gradient)."""
-        return ops.Maximum.apply(self, _const(other, self))
+        return apply_two(ops.Maximum, self, _const(other, self))
 
     def minimum(self, other: Any) -> Tensor:
         """Elementwise minimum (ties share the gradient)."""
-        return ops.Minimum.apply(self, _const(other, self))
+        return apply_two(ops.Minimum, self, _const(other, self))
 
     def astype(self, dtype: npt.DTypeLike) -> Tensor:
         """Convert to ``dtype``: differentiable between float dtypes; a cast to an integer
@@ -322,3 +326,4 @@ def _make(data: np.ndarray, requires_grad: bool) -> Tensor:
 from tinygrad_bp.engine import ops  # noqa: E402
 from tinygrad_bp.engine.arrays import _axis, _const, _data, _index  # noqa: E402
 from tinygrad_bp.engine.backward import backward as backward_from  # noqa: E402
+from tinygrad_bp.engine.fast_apply import apply_one, apply_two  # noqa: E402
