@@ -1,19 +1,20 @@
-"""What one general ``Function.apply`` costs, measured against applies written for a fixed
-number of inputs (issue 14's trade-off: one apply a learner reads, or the old speed).
+"""What one general ``Function.apply`` costs next to ``apply_one``/``apply_two``
+(engine/fast_apply.py: the same, written out for one and two inputs), on this machine.
 
     python benchmarks/apply_cost.py           # per op: Tanh (one input), Mul (x * 2)
     python benchmarks/apply_cost.py --chain   # the overhead workload's chain, both ways
 
 ``Function.apply`` takes any inputs and keyword arguments: Python packs them (``*args,
 **kwargs``), apply loops over them to collect each input's array, node and whether it needs a
-gradient, and calls ``forward(ctx, *arrays, **kwargs)``. ``apply_one`` and ``apply_two`` below
-are what the engine had before (``_apply1``/``_apply2``): the same steps written out for one
-Tensor, or a Tensor and a second argument, with no packing, loop or star-call. They live here,
-for measuring only; before timing, the script checks that they record the same node.
+gradient, and calls ``forward(ctx, *arrays, **kwargs)``. ``apply_one`` and ``apply_two`` do
+the same steps for one Tensor, or two inputs, with no packing, loop or star-call. Before
+timing, the script checks that both record the same node (tests/test_fast_apply.py checks
+every op Tensor routes through them).
 
-``--chain`` times the 1,000-op chain of ``python -m benchmarks --workloads overhead`` as it runs
-(every op through ``apply``) and with the chain's four Tensor methods (``*``, ``+``, ``tanh``,
-``sigmoid``) routed through ``apply_one``/``apply_two``, interleaved in one process.
+``--chain`` times the 1,000-op chain of ``python -m benchmarks --workloads overhead`` as
+shipped (its four Tensor methods, ``*``, ``+``, ``tanh`` and ``sigmoid``, go through
+``apply_one``/``apply_two``) and with those methods sent through ``Function.apply`` instead,
+interleaved in one process.
 """
 
 from __future__ import annotations
@@ -35,98 +36,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import numpy as np  # noqa: E402
 
 import tinygrad_bp as tg  # noqa: E402
-from tinygrad_bp.engine import ops, versions  # noqa: E402
+from tinygrad_bp.engine import ops  # noqa: E402
 from tinygrad_bp.engine.arrays import _const  # noqa: E402
-from tinygrad_bp.engine.function import _new, _next_seq, _op_error  # noqa: E402
-from tinygrad_bp.engine.grad_mode import _state  # noqa: E402
+from tinygrad_bp.engine.fast_apply import apply_one, apply_two  # noqa: E402
 from tinygrad_bp.engine.tensor import Tensor  # noqa: E402
-
-
-def apply_one(cls: Any, x: Tensor) -> Tensor:
-    """``cls.apply(x)`` for an op of one Tensor input, written out."""
-    ctx = _new(cls)
-    xd = x.data
-    stamp = versions.clock[0]
-    try:
-        out = cls.forward(ctx, xd)
-    except (ValueError, TypeError, IndexError) as e:
-        raise _op_error(cls, (xd,), None, e) from e
-    if type(out) is not np.ndarray:
-        out = np.asarray(out)
-    result = _new(Tensor)
-    result.data = out
-    result._ctx = result._version_counter = None
-    result.requires_grad = record = x.requires_grad and _state.grad_enabled
-    if cls.view:
-        versions.share_if_view(x, result)
-    if record:
-        ctx.parents = (x._ctx or x,)
-        ctx.needs_input_grad = (True,)
-        ctx.seq = _next_seq()
-        ctx.out_shape = out.shape
-        ctx.out_dtype = out.dtype
-        if cls.save_inputs:
-            ctx.stamp = stamp
-            ctx.input_tensors, ctx.inputs = (x,), (xd,)
-        if cls.save_output:
-            ctx.stamp = stamp
-            ctx.out = out
-            result._version_counter = ctx.out_counter = [0]
-        result._ctx = ctx
-    if _state.extras_on:
-        ctx.scope = _state._scope
-        if _state._anomaly:
-            from tinygrad_bp.engine.anomaly import check_forward
-
-            check_forward(ctx, out)
-    return result
-
-
-def apply_two(cls: Any, x: Tensor, y: Any) -> Tensor:
-    """``cls.apply(x, y)`` for an op of a Tensor and a Tensor or constant, written out."""
-    ctx = _new(cls)
-    xd = x.data
-    y_is_tensor = isinstance(y, Tensor)
-    yd = y.data if y_is_tensor else y
-    stamp = versions.clock[0]
-    try:
-        out = cls.forward(ctx, xd, yd)
-    except (ValueError, TypeError, IndexError) as e:
-        raise _op_error(cls, (xd, yd), None, e) from e
-    if type(out) is not np.ndarray:
-        out = np.asarray(out)
-    nx = x.requires_grad
-    ny = y_is_tensor and y.requires_grad
-    result = _new(Tensor)
-    result.data = out
-    result._ctx = result._version_counter = None
-    result.requires_grad = record = (nx or ny) and _state.grad_enabled
-    if record:
-        ctx.parents = ((x._ctx or x) if nx else None, (y._ctx or y) if ny else None)
-        ctx.needs_input_grad = needs = (nx, ny)
-        ctx.seq = _next_seq()
-        ctx.out_shape = out.shape
-        ctx.out_dtype = out.dtype
-        saves = cls.save_inputs
-        if saves:
-            ctx.stamp = stamp
-            if saves is True:
-                ctx.input_tensors, ctx.inputs = (x, y), (xd, yd)
-            else:
-                ctx.input_tensors, ctx.inputs = saves((x, y), (xd, yd), needs)
-        if cls.save_output:
-            ctx.stamp = stamp
-            ctx.out = out
-            result._version_counter = ctx.out_counter = [0]
-        result._ctx = ctx
-    if _state.extras_on:
-        ctx.scope = _state._scope
-        if _state._anomaly:
-            from tinygrad_bp.engine.anomaly import check_forward
-
-            check_forward(ctx, out)
-    return result
-
 
 _FIELDS = ("needs_input_grad", "out_shape", "out_dtype", "stamp", "kwargs", "saved_tensors")
 
@@ -179,7 +92,7 @@ def timeit(*fns: Any, min_s: float = 0.02, samples: int = 15) -> list[float]:
 
 
 def per_op(samples: int) -> None:
-    print("| op | elements | apply (us) | written out (us) | apply costs |")
+    print("| op | elements | apply (us) | apply_one/apply_two (us) | apply costs |")
     print("|---|---|---|---|---|")
     for size in (1, 100):
         x = tg.Tensor(np.random.default_rng(0).standard_normal(size), requires_grad=True)
@@ -203,11 +116,11 @@ def chain(samples: int) -> None:
     from benchmarks.impls import tinygrad_bp as impl
 
     methods = {name: getattr(Tensor, name) for name in ("__mul__", "__add__", "tanh", "sigmoid")}
-    written_out = {
-        "__mul__": lambda self, other: apply_two(ops.Mul, self, _const(other, self)),
-        "__add__": lambda self, other: apply_two(ops.Add, self, _const(other, self)),
-        "tanh": lambda self: apply_one(ops.Tanh, self),
-        "sigmoid": lambda self: apply_one(ops.Sigmoid, self),
+    through_apply = {
+        "__mul__": lambda self, other: ops.Mul.apply(self, _const(other, self)),
+        "__add__": lambda self, other: ops.Add.apply(self, _const(other, self)),
+        "tanh": lambda self: ops.Tanh.apply(self),
+        "sigmoid": lambda self: ops.Sigmoid.apply(self),
     }
 
     def run(routes: dict[str, Any], x0: np.ndarray) -> None:
@@ -219,12 +132,12 @@ def chain(samples: int) -> None:
             for name, fn in methods.items():
                 setattr(Tensor, name, fn)
 
-    print("| chain, 1,000 ops | apply (us/op) | written out (us/op) | ratio |")
+    print("| chain, 1,000 ops | through apply (us/op) | as shipped (us/op) | ratio |")
     print("|---|---|---|---|")
     for size in (1, 100, 10_000):
         x0 = np.random.default_rng(size).standard_normal(size).astype(np.float32)
         t_general, t_special = timeit(
-            lambda x0=x0: run(methods, x0), lambda x0=x0: run(written_out, x0), samples=samples
+            lambda x0=x0: run(through_apply, x0), lambda x0=x0: run(methods, x0), samples=samples
         )
         print(
             f"| {size} elements | {t_general * 1e3:.3f} | {t_special * 1e3:.3f} | "
