@@ -20,11 +20,8 @@ interleaved in one process.
 from __future__ import annotations
 
 import argparse
-import gc
 import os
-import statistics
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +33,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import numpy as np  # noqa: E402
 
 import tinygrad_bp as tg  # noqa: E402
+from benchmarks.ab_trees import _timeit  # noqa: E402 (interleaved medians)
 from tinygrad_bp.engine import ops  # noqa: E402
 from tinygrad_bp.engine.arrays import _const  # noqa: E402
 from tinygrad_bp.engine.fast_apply import apply_one, apply_two  # noqa: E402
@@ -64,33 +62,6 @@ def check_same_nodes() -> None:
         assert (a._version_counter is None) == (b._version_counter is None), op.__name__
 
 
-def timeit(*fns: Any, min_s: float = 0.02, samples: int = 15) -> list[float]:
-    """Per function, the median over interleaved samples of the mean time of one call (s)."""
-    reps = []
-    for fn in fns:
-        fn()
-        n = 1
-        while True:
-            t0 = time.perf_counter()
-            for _ in range(n):
-                fn()
-            if time.perf_counter() - t0 >= min_s:
-                break
-            n *= 2
-        reps.append(n)
-    out: list[list[float]] = [[] for _ in fns]
-    for _ in range(samples):
-        for k, (fn, n) in enumerate(zip(fns, reps)):
-            gc.collect()
-            gc.disable()
-            t0 = time.perf_counter()
-            for _ in range(n):
-                fn()
-            out[k].append((time.perf_counter() - t0) / n)
-            gc.enable()
-    return [statistics.median(o) for o in out]
-
-
 def per_op(samples: int) -> None:
     print("| op | elements | apply (us) | apply_one/apply_two (us) | apply costs |")
     print("|---|---|---|---|---|")
@@ -105,7 +76,7 @@ def per_op(samples: int) -> None:
                 lambda x=x, two=two: apply_two(ops.Mul, x, two),
             ),
         ):
-            t_general, t_special = timeit(general, special, samples=samples)
+            t_general, t_special = _timeit(general, special, samples=samples)
             print(
                 f"| {name} | {size} | {t_general * 1e6:.3f} | {t_special * 1e6:.3f} | "
                 f"+{(t_general - t_special) * 1e6:.2f} us ({t_general / t_special:.2f}x) |"
@@ -136,7 +107,7 @@ def chain(samples: int) -> None:
     print("|---|---|---|---|")
     for size in (1, 100, 10_000):
         x0 = np.random.default_rng(size).standard_normal(size).astype(np.float32)
-        t_general, t_special = timeit(
+        t_general, t_special = _timeit(
             lambda x0=x0: run(through_apply, x0), lambda x0=x0: run(methods, x0), samples=samples
         )
         print(
