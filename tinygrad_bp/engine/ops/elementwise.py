@@ -13,6 +13,7 @@ import numpy as np
 
 from tinygrad_bp.engine.arrays import _const
 from tinygrad_bp.engine.function import Function
+from tinygrad_bp.engine.ops import special
 from tinygrad_bp.engine.ops.shims import _as_tensor, _c, _exp, _one
 from tinygrad_bp.engine.tensor import Tensor
 
@@ -99,9 +100,6 @@ class Log10(Function):
         return g / (x * _c(math.log(10.0), x))
 
 
-# numpy has no erf; math.erf is exact to an ulp, run element by element (~50 ns each). It is
-# here for gelu's exact form; gelu(approximate="tanh") avoids it.
-_ERF = np.frompyfunc(math.erf, 1, 1)
 _TWO_OVER_SQRT_PI = 2.0 / math.sqrt(math.pi)
 
 
@@ -113,8 +111,7 @@ class Erf(Function):
 
     @staticmethod
     def forward(ctx: Any, x: np.ndarray) -> np.ndarray:
-        dt = x.dtype if x.dtype.kind == "f" else np.dtype(np.float64)
-        return np.asarray(_ERF(x), dtype=dt).reshape(x.shape)
+        return special.erf(x)  # numpy has none: Cody's rational approximations, vectorized
 
     @staticmethod
     def backward(ctx: Any, g: Any) -> Any:
