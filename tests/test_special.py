@@ -137,7 +137,26 @@ def test_tensor_erf_keeps_shape_and_dtype() -> None:
         t = tg.Tensor(a, requires_grad=True)
         out = t.erf()
         assert out.shape == np.shape(a) and out.dtype == t.dtype
-        np.testing.assert_array_equal(out.numpy(), special.erf(np.asarray(a, dtype=t.dtype)))
+        np.testing.assert_array_equal(out.numpy(), special.erf_each(np.asarray(a, t.dtype)))
+
+
+def test_erf_each_is_math_erf_with_shape_and_dtype_kept() -> None:
+    x = np.array([[0.0, -0.0, 0.3, -2.5], [np.inf, -np.inf, np.nan, 1e-310]])
+    got = special.erf_each(x)
+    want = np.array([math.erf(v) for v in x.ravel()]).reshape(x.shape)
+    np.testing.assert_array_equal(got, want)
+    assert np.signbit(got[0, 1]) and got.shape == x.shape and got.dtype == np.float64
+    assert special.erf_each(np.float32(0.5)).dtype == np.float32
+    assert special.erf_each(np.arange(3)).dtype == np.float64
+
+
+@pytest.mark.parametrize("n", [1, 511, 512, 5000])
+def test_tensor_erf_is_accurate_on_both_sides_of_the_size_switch(n: int) -> None:
+    """Erf runs math.erf element by element below 512 elements, the vectorized erf from 512 on:
+    both within ERF_ULP of math.erf, so a value's erf moves by at most that between sizes."""
+    x = np.linspace(-6.5, 6.5, n)
+    got = tg.Tensor(x).erf().numpy()
+    assert _ulps(got, np.array([math.erf(v) for v in x])).max() <= ERF_ULP
 
 
 def test_erf_and_gelu_gradients() -> None:

@@ -111,7 +111,9 @@ class Erf(Function):
 
     @staticmethod
     def forward(ctx: Any, x: np.ndarray) -> np.ndarray:
-        return special.erf(x)  # numpy has none: Cody's rational approximations, vectorized
+        # numpy has none: Cody's rational approximations, vectorized; below 512 elements
+        # math.erf element by element is faster (both within 2 ulp of the exact value)
+        return special.erf(x) if x.size >= 512 else special.erf_each(x)
 
     @staticmethod
     def backward(ctx: Any, g: Any) -> Any:
