@@ -1,4 +1,5 @@
-"""Regression and binary losses: ``mse_loss``, ``binary_cross_entropy`` (takes probabilities,
+"""Regression and binary losses: ``mse_loss``, ``l1_loss``, ``smooth_l1_loss`` and
+``huber_loss`` (composed from Tensor ops), ``binary_cross_entropy`` (takes probabilities,
 PyTorch's log clamp at -100) and ``binary_cross_entropy_with_logits`` (stable softplus form),
 with the fused ``BinaryCrossEntropy`` and ``BCEWithLogits`` ops and their duck-typed shims
 (one formula for arrays and Tensors, so the backward is differentiable again)."""
@@ -19,7 +20,10 @@ __all__ = [
     "BinaryCrossEntropy",
     "binary_cross_entropy",
     "binary_cross_entropy_with_logits",
+    "huber_loss",
+    "l1_loss",
     "mse_loss",
+    "smooth_l1_loss",
 ]
 
 _BCE_EPS = float(np.float32(1e-12))  # PyTorch's clamp of p (1 - p), a C float
@@ -88,6 +92,54 @@ def mse_loss(input: Any, target: Any, reduction: str = "mean") -> Tensor:
     check_reduction(reduction, "mse_loss")
     d = x - _target_like_input(x, target, "mse_loss")
     return reduce_loss(d * d, reduction)
+
+
+def l1_loss(input: Any, target: Any, reduction: str = "mean") -> Tensor:
+    """Mean absolute error |x - t|, reduced (gradient sign(x - t), 0 where they are equal)."""
+    x = float_input(input, "l1_loss", like=target)
+    check_reduction(reduction, "l1_loss")
+    return reduce_loss((x - _target_like_input(x, target, "l1_loss")).abs(), reduction)
+
+
+def _huber(d: Tensor, delta: float) -> Tensor:
+    """0.5 d^2 where |d| <= delta, else delta (|d| - 0.5 delta), written as m (|d| - m / 2)
+    with m = min(|d|, delta): one formula for both pieces, with no branch that could
+    overflow, and its derivative (d where |d| <= delta, else delta sign(d)) comes from clip."""
+    a = d.abs()
+    m = a.clip(max=delta)
+    return m * (a - m * 0.5)
+
+
+def _positive(value: float, name: str, fn: str, zero_ok: bool) -> float:
+    """``value`` as a float, rejecting negatives (and 0 unless ``zero_ok``) and NaN."""
+    v = float(value)
+    if not (v >= 0 if zero_ok else v > 0):
+        need = "0 or more" if zero_ok else "positive"
+        raise ValueError(f"{fn}: {name} must be {need}, got {value}")
+    return v
+
+
+def smooth_l1_loss(input: Any, target: Any, reduction: str = "mean", beta: float = 1.0) -> Tensor:
+    """0.5 d^2 / beta where |d| < beta, else |d| - 0.5 beta (d = x - t), reduced; beta = 0 is
+    the L1 loss (as PyTorch)."""
+    fn = "smooth_l1_loss"
+    x = float_input(input, fn, like=target)
+    check_reduction(reduction, fn)
+    b = _positive(beta, "beta", fn, zero_ok=True)
+    d = x - _target_like_input(x, target, fn)
+    if b == 0.0:
+        return reduce_loss(d.abs(), reduction)
+    return reduce_loss(_huber(d, b) * (1.0 / b), reduction)
+
+
+def huber_loss(input: Any, target: Any, reduction: str = "mean", delta: float = 1.0) -> Tensor:
+    """0.5 d^2 where |d| <= delta, else delta (|d| - 0.5 delta) (d = x - t), reduced; equals
+    delta * smooth_l1_loss with beta = delta."""
+    fn = "huber_loss"
+    x = float_input(input, fn, like=target)
+    check_reduction(reduction, fn)
+    dl = _positive(delta, "delta", fn, zero_ok=False)
+    return reduce_loss(_huber(x - _target_like_input(x, target, fn), dl), reduction)
 
 
 class BinaryCrossEntropy(Function):
