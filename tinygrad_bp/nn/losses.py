@@ -1,5 +1,5 @@
 """Regression and binary losses: ``mse_loss``, ``l1_loss``, ``smooth_l1_loss`` and
-``huber_loss`` (composed from Tensor ops), ``binary_cross_entropy`` (takes probabilities,
+``huber_loss`` (one fused ``Huber`` op for both), ``binary_cross_entropy`` (takes probabilities,
 PyTorch's log clamp at -100) and ``binary_cross_entropy_with_logits`` (stable softplus form),
 with the fused ``BinaryCrossEntropy`` and ``BCEWithLogits`` ops and their duck-typed shims
 (one formula for arrays and Tensors, so the backward is differentiable again)."""
@@ -18,6 +18,7 @@ from tinygrad_bp.nn.checks import as_tensor, check_reduction, float_input, reduc
 __all__ = [
     "BCEWithLogits",
     "BinaryCrossEntropy",
+    "Huber",
     "binary_cross_entropy",
     "binary_cross_entropy_with_logits",
     "huber_loss",
@@ -101,13 +102,31 @@ def l1_loss(input: Any, target: Any, reduction: str = "mean") -> Tensor:
     return reduce_loss((x - _target_like_input(x, target, "l1_loss")).abs(), reduction)
 
 
-def _huber(d: Tensor, delta: float) -> Tensor:
-    """0.5 d^2 where |d| <= delta, else delta (|d| - 0.5 delta), written as m (|d| - m / 2)
-    with m = min(|d|, delta): one formula for both pieces, with no branch that could
-    overflow, and its derivative (d where |d| <= delta, else delta sign(d)) comes from clip."""
-    a = d.abs()
-    m = a.clip(max=delta)
-    return m * (a - m * 0.5)
+class Huber(Function):
+    """z = s m (|d| - m / 2), d = x - t, m = min(|d|, delta): s 0.5 d^2 where |d| <= delta, else
+    s delta (|d| - 0.5 delta) (huber_loss: s = 1; smooth_l1_loss: delta = beta, s = 1 / beta);
+    dx = s clip(d, -delta, delta),  dt = -dx"""
+
+    grads_are_new = True
+    save_inputs = True
+
+    @staticmethod
+    def forward(
+        ctx: Any, x: np.ndarray, t: np.ndarray, delta: float = 1.0, scale: float = 1.0
+    ) -> np.ndarray:
+        ctx.delta, ctx.scale = delta, scale
+        a = np.abs(x - t)
+        m = np.minimum(a, delta)  # one formula for both pieces: no branch that could overflow
+        return m * (a - 0.5 * m) * scale
+
+    @staticmethod
+    def backward(ctx: Any, g: Any) -> Any:
+        x, t = ctx.inputs
+        nx, nt = ctx.needs_input_grad
+        d, lim = x - t, ctx.delta
+        c = d.clip(-lim, lim) if isinstance(d, Tensor) else np.clip(d, -lim, lim)
+        gx = g * c * ctx.scale
+        return (gx if nx else None), (-gx if nt else None)
 
 
 def _positive(value: float, name: str, fn: str, zero_ok: bool) -> float:
@@ -126,10 +145,10 @@ def smooth_l1_loss(input: Any, target: Any, reduction: str = "mean", beta: float
     x = float_input(input, fn, like=target)
     check_reduction(reduction, fn)
     b = _positive(beta, "beta", fn, zero_ok=True)
-    d = x - _target_like_input(x, target, fn)
+    t = _target_like_input(x, target, fn)
     if b == 0.0:
-        return reduce_loss(d.abs(), reduction)
-    return reduce_loss(_huber(d, b) * (1.0 / b), reduction)
+        return reduce_loss((x - t).abs(), reduction)
+    return reduce_loss(Huber.apply(x, t, delta=b, scale=1.0 / b), reduction)
 
 
 def huber_loss(input: Any, target: Any, reduction: str = "mean", delta: float = 1.0) -> Tensor:
@@ -139,7 +158,7 @@ def huber_loss(input: Any, target: Any, reduction: str = "mean", delta: float = 
     x = float_input(input, fn, like=target)
     check_reduction(reduction, fn)
     dl = _positive(delta, "delta", fn, zero_ok=False)
-    return reduce_loss(_huber(x - _target_like_input(x, target, fn), dl), reduction)
+    return reduce_loss(Huber.apply(x, _target_like_input(x, target, fn), delta=dl), reduction)
 
 
 class BinaryCrossEntropy(Function):
