@@ -107,7 +107,6 @@ class Huber(Function):
     s delta (|d| - 0.5 delta) (huber_loss: s = 1; smooth_l1_loss: delta = beta, s = 1 / beta);
     dx = s clip(d, -delta, delta),  dt = -dx"""
 
-    grads_are_new = True
     save_inputs = True
 
     @staticmethod
