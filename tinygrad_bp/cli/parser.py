@@ -8,7 +8,7 @@ import textwrap
 from typing import Any
 
 from tinygrad_bp.cli.commands import ACTIVATIONS, evaluate, graph
-from tinygrad_bp.cli.train import DEFAULTS, MOMENTUM, train
+from tinygrad_bp.cli.train import DEFAULT_LR, DEFAULTS, MOMENTUM, OPTIMIZERS, train
 
 __all__ = ["build_parser"]
 
@@ -103,12 +103,15 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--activation", choices=ACTIVATIONS, default="sigmoid", help="hidden activation")
     t.add_argument(
         "--optimizer",
-        choices=["sgd", "momentum", "nesterov", "adam"],
-        help="sgd: plain SGD; momentum / nesterov: SGD with --momentum; adam: Adam (default: "
-        "momentum; adam for --model cnn)",
+        choices=OPTIMIZERS,
+        help="sgd: plain SGD; momentum / nesterov: SGD with --momentum; adam: Adam; rmsprop: "
+        "RMSprop (alpha 0.99); adagrad: Adagrad (default: momentum; adam for --model cnn)",
     )
+    adaptive = ", ".join(f"{v:g} for {k}" for k, v in DEFAULT_LR.items())
     t.add_argument(
-        "--lr", type=float, help="learning rate (default: 0.1, 0.02 for --model cnn, 1e-3 for adam)"
+        "--lr",
+        type=float,
+        help=f"learning rate (default: 0.1 for SGD, 0.02 for SGD with --model cnn; {adaptive})",
     )
     t.add_argument(
         "--momentum",

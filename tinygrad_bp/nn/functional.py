@@ -1,5 +1,6 @@
-"""Functional layers and losses: linear, activations, cross_entropy (fused and stable),
-nll_loss, mse_loss, binary_cross_entropy(_with_logits), one_hot, accuracy.
+"""Functional layers and losses: linear, activations (PyTorch's names and defaults),
+cross_entropy (fused and stable), nll_loss, mse_loss, l1_loss, smooth_l1_loss, huber_loss,
+binary_cross_entropy(_with_logits), one_hot, accuracy.
 
 Losses follow PyTorch's definitions (class axis 1, ``reduction`` 'mean' | 'sum' | 'none',
 ``weight``, ``ignore_index``, ``label_smoothing``) and check their inputs, naming the
@@ -12,7 +13,8 @@ This module is the public face; reading order of the code behind it:
 1. ``functional_layers.py``: ``linear`` (the fused ``Affine`` op) and the activations.
 2. ``checks.py``: argument conversions and ``reduction``, shared by all of them.
 3. ``class_targets.py`` and ``class_losses.py``: ``cross_entropy`` and ``nll_loss``.
-4. ``losses.py``: ``mse_loss`` and the binary cross-entropies.
+4. ``losses.py``: ``mse_loss``, ``l1_loss``, ``smooth_l1_loss``, ``huber_loss`` and the binary
+   cross-entropies.
 5. here: ``one_hot`` and ``accuracy``.
 """
 
@@ -34,11 +36,20 @@ from tinygrad_bp.nn.class_losses import (
 )
 from tinygrad_bp.nn.functional_layers import (
     Affine,
+    elu,
+    gelu,
+    hardswish,
+    hardtanh,
+    leaky_relu,
     linear,
     log_softmax,
+    mish,
     relu,
+    relu6,
     sigmoid,
+    silu,
     softmax,
+    softplus,
     tanh,
 )
 from tinygrad_bp.nn.losses import (
@@ -46,7 +57,10 @@ from tinygrad_bp.nn.losses import (
     BinaryCrossEntropy,
     binary_cross_entropy,
     binary_cross_entropy_with_logits,
+    huber_loss,
+    l1_loss,
     mse_loss,
+    smooth_l1_loss,
 )
 
 __all__ = [
@@ -61,14 +75,26 @@ __all__ = [
     "binary_cross_entropy",
     "binary_cross_entropy_with_logits",
     "cross_entropy",
+    "elu",
+    "gelu",
+    "hardswish",
+    "hardtanh",
+    "huber_loss",
+    "l1_loss",
+    "leaky_relu",
     "linear",
     "log_softmax",
+    "mish",
     "mse_loss",
     "nll_loss",
     "one_hot",
     "relu",
+    "relu6",
     "sigmoid",
+    "silu",
+    "smooth_l1_loss",
     "softmax",
+    "softplus",
     "tanh",
 ]
 

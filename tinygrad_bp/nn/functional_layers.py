@@ -1,6 +1,9 @@
 """The layers as functions: ``linear`` (the fused ``Affine`` op that ``nn.Linear`` calls, with its
 input dtype check) and the activations ``sigmoid``, ``relu``, ``tanh``, ``softmax``,
-``log_softmax``, which accept arrays and lists as well as Tensors."""
+``log_softmax``, and PyTorch's ``gelu``, ``silu``, ``elu``, ``leaky_relu``, ``softplus``,
+``mish``, ``hardswish``, ``hardtanh``, ``relu6`` (thin wrappers of the Tensor methods, same
+names and defaults as ``torch.nn.functional``), which accept arrays and lists as well as
+Tensors."""
 
 from __future__ import annotations
 
@@ -17,11 +20,20 @@ from tinygrad_bp.nn.checks import as_tensor
 __all__ = [
     "Affine",
     "check_input_dtype",
+    "elu",
+    "gelu",
+    "hardswish",
+    "hardtanh",
+    "leaky_relu",
     "linear",
     "log_softmax",
+    "mish",
     "relu",
+    "relu6",
     "sigmoid",
+    "silu",
     "softmax",
+    "softplus",
     "tanh",
 ]
 
@@ -103,3 +115,48 @@ def softmax(x: Any, axis: int = -1) -> Tensor:
 def log_softmax(x: Any, axis: int = -1) -> Tensor:
     """x - logsumexp(x) along ``axis`` (stable); a Tensor, array or list."""
     return as_tensor(x, "log_softmax", "input").log_softmax(axis)
+
+
+def gelu(x: Any, approximate: str = "none") -> Tensor:
+    """x * Phi(x) with Phi the standard normal CDF (``approximate="tanh"``: its tanh form)."""
+    return as_tensor(x, "gelu", "input").gelu(approximate)
+
+
+def silu(x: Any) -> Tensor:
+    """x * sigmoid(x) (also called swish)."""
+    return as_tensor(x, "silu", "input").silu()
+
+
+def elu(x: Any, alpha: float = 1.0) -> Tensor:
+    """x where x > 0, else alpha (e^x - 1)."""
+    return as_tensor(x, "elu", "input").elu(alpha)
+
+
+def leaky_relu(x: Any, negative_slope: float = 0.01) -> Tensor:
+    """x where x > 0, else negative_slope * x."""
+    return as_tensor(x, "leaky_relu", "input").leaky_relu(negative_slope)
+
+
+def softplus(x: Any, beta: float = 1.0, threshold: float = 20.0) -> Tensor:
+    """log(1 + e^(beta x)) / beta (stable), x itself where beta x > threshold."""
+    return as_tensor(x, "softplus", "input").softplus(beta, threshold)
+
+
+def mish(x: Any) -> Tensor:
+    """x * tanh(softplus(x))."""
+    return as_tensor(x, "mish", "input").mish()
+
+
+def hardswish(x: Any) -> Tensor:
+    """x * relu6(x + 3) / 6."""
+    return as_tensor(x, "hardswish", "input").hardswish()
+
+
+def hardtanh(x: Any, min_val: float = -1.0, max_val: float = 1.0) -> Tensor:
+    """x clamped to [min_val, max_val] (gradient 0 at the bounds, as PyTorch)."""
+    return as_tensor(x, "hardtanh", "input").hardtanh(min_val, max_val)
+
+
+def relu6(x: Any) -> Tensor:
+    """min(max(x, 0), 6) (gradient 0 at 0 and 6, as PyTorch)."""
+    return as_tensor(x, "relu6", "input").relu6()

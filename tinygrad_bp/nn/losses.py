@@ -1,4 +1,5 @@
-"""Regression and binary losses: ``mse_loss``, ``binary_cross_entropy`` (takes probabilities,
+"""Regression and binary losses: ``mse_loss``, ``l1_loss``, ``smooth_l1_loss`` and
+``huber_loss`` (one fused ``Huber`` op for both), ``binary_cross_entropy`` (takes probabilities,
 PyTorch's log clamp at -100) and ``binary_cross_entropy_with_logits`` (stable softplus form),
 with the fused ``BinaryCrossEntropy`` and ``BCEWithLogits`` ops and their duck-typed shims
 (one formula for arrays and Tensors, so the backward is differentiable again)."""
@@ -17,9 +18,13 @@ from tinygrad_bp.nn.checks import as_tensor, check_reduction, float_input, reduc
 __all__ = [
     "BCEWithLogits",
     "BinaryCrossEntropy",
+    "Huber",
     "binary_cross_entropy",
     "binary_cross_entropy_with_logits",
+    "huber_loss",
+    "l1_loss",
     "mse_loss",
+    "smooth_l1_loss",
 ]
 
 _BCE_EPS = float(np.float32(1e-12))  # PyTorch's clamp of p (1 - p), a C float
@@ -88,6 +93,71 @@ def mse_loss(input: Any, target: Any, reduction: str = "mean") -> Tensor:
     check_reduction(reduction, "mse_loss")
     d = x - _target_like_input(x, target, "mse_loss")
     return reduce_loss(d * d, reduction)
+
+
+def l1_loss(input: Any, target: Any, reduction: str = "mean") -> Tensor:
+    """Mean absolute error |x - t|, reduced (gradient sign(x - t), 0 where they are equal)."""
+    x = float_input(input, "l1_loss", like=target)
+    check_reduction(reduction, "l1_loss")
+    return reduce_loss((x - _target_like_input(x, target, "l1_loss")).abs(), reduction)
+
+
+class Huber(Function):
+    """z = s m (|d| - m / 2), d = x - t, m = min(|d|, delta): s 0.5 d^2 where |d| <= delta, else
+    s delta (|d| - 0.5 delta) (huber_loss: s = 1; smooth_l1_loss: delta = beta, s = 1 / beta);
+    dx = s clip(d, -delta, delta),  dt = -dx"""
+
+    save_inputs = True
+
+    @staticmethod
+    def forward(
+        ctx: Any, x: np.ndarray, t: np.ndarray, delta: float = 1.0, scale: float = 1.0
+    ) -> np.ndarray:
+        ctx.delta, ctx.scale = delta, scale
+        a = np.abs(x - t)
+        m = np.minimum(a, delta)  # one formula for both pieces: no branch that could overflow
+        return m * (a - 0.5 * m) * scale
+
+    @staticmethod
+    def backward(ctx: Any, g: Any) -> Any:
+        x, t = ctx.inputs
+        nx, nt = ctx.needs_input_grad
+        d, lim = x - t, ctx.delta
+        c = d.clip(-lim, lim) if isinstance(d, Tensor) else np.clip(d, -lim, lim)
+        gx = g * c * ctx.scale
+        return (gx if nx else None), (-gx if nt else None)
+
+
+def _positive(value: float, name: str, fn: str, zero_ok: bool) -> float:
+    """``value`` as a float, rejecting negatives (and 0 unless ``zero_ok``) and NaN."""
+    v = float(value)
+    if not (v >= 0 if zero_ok else v > 0):
+        need = "0 or more" if zero_ok else "positive"
+        raise ValueError(f"{fn}: {name} must be {need}, got {value}")
+    return v
+
+
+def smooth_l1_loss(input: Any, target: Any, reduction: str = "mean", beta: float = 1.0) -> Tensor:
+    """0.5 d^2 / beta where |d| < beta, else |d| - 0.5 beta (d = x - t), reduced; beta = 0 is
+    the L1 loss (as PyTorch)."""
+    fn = "smooth_l1_loss"
+    x = float_input(input, fn, like=target)
+    check_reduction(reduction, fn)
+    b = _positive(beta, "beta", fn, zero_ok=True)
+    t = _target_like_input(x, target, fn)
+    if b == 0.0:
+        return reduce_loss((x - t).abs(), reduction)
+    return reduce_loss(Huber.apply(x, t, delta=b, scale=1.0 / b), reduction)
+
+
+def huber_loss(input: Any, target: Any, reduction: str = "mean", delta: float = 1.0) -> Tensor:
+    """0.5 d^2 where |d| <= delta, else delta (|d| - 0.5 delta) (d = x - t), reduced; equals
+    delta * smooth_l1_loss with beta = delta."""
+    fn = "huber_loss"
+    x = float_input(input, fn, like=target)
+    check_reduction(reduction, fn)
+    dl = _positive(delta, "delta", fn, zero_ok=False)
+    return reduce_loss(Huber.apply(x, _target_like_input(x, target, fn), delta=dl), reduction)
 
 
 class BinaryCrossEntropy(Function):
