@@ -319,3 +319,17 @@ def test_accuracy():
     assert F.accuracy(tg.Tensor(logits), np.eye(2)[[1, 0, 1]]) == 1.0
     with pytest.raises(ValueError, match="does not match"):
         F.accuracy(logits, np.array([1, 0]))
+
+
+@pytest.mark.parametrize("fn", [F.binary_cross_entropy, F.binary_cross_entropy_with_logits])
+def test_bce_weight_of_another_dtype_keeps_the_input_dtype(fn):
+    """A float64 weight on float32 probabilities gives a float32 loss (PyTorch casts the weight
+    too), equal to the loss with the weight converted first."""
+    p = tg.Tensor(np.array([[0.2, 0.7], [0.9, 0.4]], np.float32), requires_grad=True)
+    y = np.array([[0.0, 1.0], [1.0, 0.0]], np.float32)
+    w64 = np.array([1.0, 2.5])
+    loss = fn(p, y, weight=w64)
+    assert loss.dtype == np.float32
+    np.testing.assert_array_equal(loss.data, fn(p, y, weight=w64.astype(np.float32)).data)
+    loss.backward()
+    assert p.grad.dtype == np.float32

@@ -83,6 +83,8 @@ def _weighted(loss: Tensor, weight: Any, fn: str, reduction: str) -> Tensor:
             raise ValueError(
                 f"{fn}: weight of shape {w.shape} does not broadcast to the loss shape {loss.shape}"
             )
+        if w.dtype != loss.dtype:  # the loss stays in the input's dtype, as in PyTorch
+            w = w.astype(loss.dtype)
         loss = loss * w
     return reduce_loss(loss, reduction)
 
