@@ -350,7 +350,7 @@ def test_evaluate_reads_mlp_save_and_asks_for_what_is_missing(tmp_path, capsys):
     model.save(plain)
     model.save(described, activation="relu", dataset="digits")
     line = _fail(["evaluate", "--checkpoint", str(plain)], capsys)
-    assert "does not record its activation; pass --activation sigmoid|relu|tanh" in line
+    assert "does not record its activation; pass --activation sigmoid|relu|tanh|" in line
     acc = _digits_accuracy(model)
     for argv in (
         ["--checkpoint", str(plain), "--activation", "relu"],
@@ -417,3 +417,16 @@ def test_notebooks_extra_brings_jupyterlab_and_every_notebook_import():
     assert third_party and third_party <= dists, third_party - dists
     readme = (ROOT / "README.md").read_text()
     assert 'pip install -e ".[notebooks]"' in readme and "jupyter lab notebooks/" in readme
+
+
+def test_train_and_evaluate_with_a_newer_activation(tmp_path, capsys):
+    """--activation gelu trains, is recorded in the checkpoint, and evaluate rebuilds it."""
+    run = tmp_path / "run"
+    argv = ["train", "--activation", "gelu", "--epochs", "2", "--hidden", "16", "--quiet"]
+    assert cli.main([*argv, "--threads", "1", "--out", str(run)]) == 0
+    metrics = json.loads((run / "metrics.json").read_text())
+    assert metrics["activation"] == "gelu"
+    assert metrics["history"][-1]["test_accuracy"] > 0.8
+    capsys.readouterr()
+    assert cli.main(["evaluate", "--checkpoint", str(run / "checkpoint.npz")]) == 0
+    assert " gelu" in capsys.readouterr().out

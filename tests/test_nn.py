@@ -277,8 +277,30 @@ def test_elementwise_activations_take_arrays_and_record_their_op_under_the_modul
 
 def test_activation_by_name():
     assert isinstance(nn.activation("relu"), nn.ReLU)
-    with pytest.raises(ValueError, match="unknown activation 'gelu'"):
-        nn.activation("gelu")
+    for name, cls in [("leaky_relu", nn.LeakyReLU), ("elu", nn.ELU), ("gelu", nn.GELU)]:
+        assert type(nn.activation(name)) is cls
+    assert type(nn.activation("silu")) is nn.SiLU
+    with pytest.raises(ValueError, match="unknown activation 'swish'"):
+        nn.activation("swish")
+
+
+@pytest.mark.parametrize("name", ["leaky_relu", "elu", "gelu", "silu"])
+def test_mlp_with_a_relu_family_activation_uses_he_init_and_learns(name):
+    m = nn.MLP([64, 32, 3], name, rng=0)
+    assert type(m.layers[1]) is type(nn.activation(name))
+    w = m.layers[0].weight.numpy()
+    assert abs(w.std() - math.sqrt(2 / 64)) < 0.1 * math.sqrt(2 / 64)  # He
+    rng = np.random.default_rng(1)
+    x, y = rng.standard_normal((48, 64)).astype(np.float32), rng.integers(0, 3, 48)
+    opt = tg.optim.SGD(m.parameters(), lr=0.1)
+    losses = []
+    for _ in range(20):
+        opt.zero_grad()
+        loss = nn.functional.cross_entropy(m(x), y)
+        loss.backward()
+        opt.step()
+        losses.append(loss.item())
+    assert losses[-1] < 0.5 * losses[0]
 
 
 # --------------------------------------------------------------------------- Sequential, MLP

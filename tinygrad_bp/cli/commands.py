@@ -37,7 +37,7 @@ from tinygrad_bp.nn import functional as F
 
 __all__ = ["ACTIVATIONS", "evaluate", "graph", "mlp_sizes"]
 
-ACTIVATIONS = ("sigmoid", "relu", "tanh")
+ACTIVATIONS = ("sigmoid", "relu", "tanh", "leaky_relu", "elu", "gelu", "silu")
 EVAL_BATCH = 1000  # evaluate_model's batch size
 _KEY = re.compile(r"^(?:layers\.)?(\d+)\.(weight|bias)$")
 _NEEDS = (

@@ -13,7 +13,7 @@ import numpy.typing as npt
 
 from tinygrad_bp.engine import no_grad
 from tinygrad_bp.engine.tensor import Tensor
-from tinygrad_bp.nn.layers import ACTIVATIONS, Linear
+from tinygrad_bp.nn.layers import ACTIVATIONS, RELU_LIKE, Linear
 from tinygrad_bp.nn.module import Module
 
 __all__ = ["MLP", "Sequential"]
@@ -75,8 +75,10 @@ class MLP(Module):
     """A multilayer perceptron: Linear layers of ``sizes`` with ``activation`` between them;
     returns logits (apply softmax, or train with ``cross_entropy``).
 
-    ``MLP([784, 100, 10], "sigmoid")`` is the article's network. Hidden layers use He init
-    for ReLU and Glorot init otherwise; the output layer uses Glorot.
+    ``MLP([784, 100, 10], "sigmoid")`` is the article's network. ``activation`` is a key of
+    ``nn.ACTIVATIONS`` (sigmoid, tanh, relu, leaky_relu, elu, gelu, silu, identity). Hidden
+    layers use He init before the ReLU family (relu, leaky_relu, elu, gelu, silu) and Glorot
+    init otherwise; the output layer uses Glorot.
     """
 
     def __init__(
@@ -95,7 +97,7 @@ class MLP(Module):
                 f"MLP: unknown activation {activation!r}; use one of {', '.join(ACTIVATIONS)}"
             )
         gen = rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
-        hidden_init = "kaiming_uniform" if activation == "relu" else "xavier_uniform"
+        hidden_init = "kaiming_uniform" if activation in RELU_LIKE else "xavier_uniform"
         layers: list[Module] = []
         for i, (a, b) in enumerate(itertools.pairwise(sizes)):
             last = i == len(sizes) - 2

@@ -16,6 +16,7 @@ import numpy.typing as npt
 from tinygrad_bp.engine import ops
 from tinygrad_bp.engine.tensor import Tensor
 from tinygrad_bp.nn import init
+from tinygrad_bp.nn.activations import ELU, GELU, LeakyReLU, SiLU
 from tinygrad_bp.nn.functional_layers import Affine, check_input_dtype
 from tinygrad_bp.nn.module import Module, Parameter
 
@@ -168,17 +169,23 @@ class Flatten(Module):
         return f"start_axis={self.start_axis}"
 
 
-# the activations that MLP and activation() know by name
+# the activations that MLP and activation() know by name (with PyTorch's default arguments)
 ACTIVATIONS: dict[str, type[Module]] = {
     "sigmoid": Sigmoid,
     "tanh": Tanh,
     "relu": ReLU,
+    "leaky_relu": LeakyReLU,
+    "elu": ELU,
+    "gelu": GELU,
+    "silu": SiLU,
     "identity": Identity,
 }
+# those of the ReLU family: MLP initialises the layers before them with He's rule
+RELU_LIKE = ("relu", "leaky_relu", "elu", "gelu", "silu")
 
 
 def activation(name: str) -> Module:
-    """The activation module called ``name`` (sigmoid, tanh, relu, identity)."""
+    """The activation module called ``name`` (a key of ``ACTIVATIONS``)."""
     try:
         return ACTIVATIONS[name]()
     except KeyError:
