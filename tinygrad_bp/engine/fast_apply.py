@@ -8,9 +8,9 @@ arguments, which is what the arithmetic operators and the elementwise methods of
 are, none of that is needed.
 
 How much (``python benchmarks/apply_cost.py``, one thread, Python 3.11): ``apply`` costs
-0.45-0.53 us more per op than these (1.4-1.55x the whole forward of ``tanh`` or ``x * 2`` at
+0.36-0.53 us more per op than these (1.28-1.48x the whole forward of ``tanh`` or ``x * 2`` at
 1-100 elements); the 1,000-op chain of ``python -m benchmarks --workloads overhead`` runs
-1.18-1.20x faster through them at 1 and 100 elements (1.05x at 10,000). Ops with keyword
+1.14x faster through them at 1 and 100 elements (1.05x at 10,000). Ops with keyword
 arguments (``sum(axis=...)``, ``reshape``...) and your own ops go through ``apply``.
 
 Kept honest by ``tests/test_fast_apply.py``: for every op ``Tensor`` sends here, both ways

@@ -3,7 +3,7 @@
 Reading order: ``Function`` (what an op declares), then ``apply`` (how a call becomes a node).
 ``apply`` is how every op runs, built-in or yours. (Tensor's operators and elementwise
 methods call ``fast_apply.apply_one``/``apply_two``, the same steps written out for one and
-two inputs: 0.4-0.5 us less per op, ``python benchmarks/apply_cost.py``.)
+two inputs: 0.36-0.53 us less per op, ``python benchmarks/apply_cost.py``.)
 """
 
 from __future__ import annotations
