@@ -54,6 +54,7 @@ def run_backward(
         if targets is None or targets.reaches(node):
             _receive(node, g, True, grads, made_here, waiting, leaves)
     anomaly = _state._anomaly
+    clock = versions.clock  # the tick of the latest in-place change (versions.py)
     grad_mode = _state.grad_enabled
     _state.grad_enabled = create_graph  # backward formulas record a graph only for create_graph
     try:
@@ -66,7 +67,7 @@ def run_backward(
                     continue
             if node.released:
                 raise _released_error(node)
-            if node.stamp != versions.clock[0]:  # something changed in place since it ran
+            if node.stamp != clock[0]:  # something changed in place since it ran
                 versions.check_versions(node)
             fn = type(node)
             gs = higher_order.graph_backward(fn, node, g) if create_graph else fn.backward(node, g)
