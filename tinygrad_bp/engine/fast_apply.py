@@ -53,21 +53,20 @@ def apply_one(cls: Any, x: Tensor) -> Tensor:
         ctx.parents = (x._ctx or x,)
         ctx.needs_input_grad = (True,)
         ctx.seq = _next_seq()
+        ctx.stamp = stamp
         ctx.out_shape = out.shape
         ctx.out_dtype = out.dtype
         saves = cls.save_inputs
         if saves:
-            ctx.stamp = stamp
             if saves is True:
                 ctx.input_tensors, ctx.inputs = (x,), (xd,)
             else:
                 ctx.input_tensors, ctx.inputs = saves((x,), (xd,), (True,))
         if cls.save_output:
-            ctx.stamp = stamp
             ctx.out = out
             result._version_counter = ctx.out_counter = [0]
         elif ctx.saved_tensors:
-            _remember_saved(ctx, (x,), out, result, stamp)
+            _remember_saved(ctx, (x,), out, result)
         result._ctx = ctx
     if _state.extras_on:
         ctx.scope = _state._scope
@@ -105,21 +104,20 @@ def apply_two(cls: Any, x: Any, y: Any) -> Tensor:
         ctx.parents = ((x._ctx or x) if nx else None, (y._ctx or y) if ny else None)
         ctx.needs_input_grad = needs = (nx, ny)
         ctx.seq = _next_seq()
+        ctx.stamp = stamp
         ctx.out_shape = out.shape
         ctx.out_dtype = out.dtype
         saves = cls.save_inputs
         if saves:
-            ctx.stamp = stamp
             if saves is True:
                 ctx.input_tensors, ctx.inputs = (x, y), (xd, yd)
             else:
                 ctx.input_tensors, ctx.inputs = saves((x, y), (xd, yd), needs)
         if cls.save_output:
-            ctx.stamp = stamp
             ctx.out = out
             result._version_counter = ctx.out_counter = [0]
         elif ctx.saved_tensors:
-            _remember_saved(ctx, (x, y), out, result, stamp)
+            _remember_saved(ctx, (x, y), out, result)
         result._ctx = ctx
     if _state.extras_on:
         ctx.scope = _state._scope

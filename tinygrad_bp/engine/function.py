@@ -130,23 +130,22 @@ class Function:
             ctx.parents = tuple(parents)
             ctx.needs_input_grad = tuple(needs)
             ctx.seq = _next_seq()
+            ctx.stamp = stamp  # the version check compares saved values' counters with it
             ctx.out_shape = out.shape
             ctx.out_dtype = out.dtype
             if kwargs:
                 ctx.kwargs = kwargs
             saves = cls.save_inputs
             if saves:
-                ctx.stamp = stamp  # the version check compares the inputs' counters with it
                 if saves is True:
                     ctx.input_tensors, ctx.inputs = args, tuple(arrays)
                 else:  # a rule: the inputs backward reads, given the gradients wanted
                     ctx.input_tensors, ctx.inputs = saves(args, arrays, ctx.needs_input_grad)
             if cls.save_output:
-                ctx.stamp = stamp
                 ctx.out = out
                 result._version_counter = ctx.out_counter = [0]  # its own, guarded by ctx
             elif ctx.saved_tensors:  # save_for_backward, in your own ops
-                _remember_saved(ctx, args, out, result, stamp)
+                _remember_saved(ctx, args, out, result)
             result._ctx = ctx
         if _state.extras_on:  # a Module is running (drawings group its ops) or anomaly mode
             ctx.scope = _state._scope
@@ -157,13 +156,10 @@ class Function:
         return result
 
 
-def _remember_saved(
-    ctx: Function, args: tuple[Any, ...], out: np.ndarray, result: Tensor, stamp: int
-) -> None:
+def _remember_saved(ctx: Function, args: tuple[Any, ...], out: np.ndarray, result: Tensor) -> None:
     """After ``save_for_backward``: keep the inputs (create_graph maps saved arrays back to
     them, the version check guards them) and note whether the output is among the saved."""
     ctx.input_tensors = args
-    ctx.stamp = stamp
     if any(a is out for a in ctx.saved_tensors or ()):
         ctx.out = out
         result._version_counter = ctx.out_counter = [0]
