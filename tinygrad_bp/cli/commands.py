@@ -34,10 +34,12 @@ from tinygrad_bp.cli.train import (
 )
 from tinygrad_bp.engine.tensor import Tensor
 from tinygrad_bp.nn import functional as F
+from tinygrad_bp.nn.layers import ACTIVATIONS as NN_ACTIVATIONS
 
 __all__ = ["ACTIVATIONS", "evaluate", "graph", "mlp_sizes"]
 
-ACTIVATIONS = ("sigmoid", "relu", "tanh", "leaky_relu", "elu", "gelu", "silu")
+# the hidden activations the CLI offers: nn.ACTIVATIONS but identity (a linear network)
+ACTIVATIONS = tuple(name for name in NN_ACTIVATIONS if name != "identity")
 EVAL_BATCH = 1000  # evaluate_model's batch size
 _KEY = re.compile(r"^(?:layers\.)?(\d+)\.(weight|bias)$")
 _NEEDS = (

@@ -172,8 +172,8 @@ class Flatten(Module):
 # the activations that MLP and activation() know by name (with PyTorch's default arguments)
 ACTIVATIONS: dict[str, type[Module]] = {
     "sigmoid": Sigmoid,
-    "tanh": Tanh,
     "relu": ReLU,
+    "tanh": Tanh,
     "leaky_relu": LeakyReLU,
     "elu": ELU,
     "gelu": GELU,
