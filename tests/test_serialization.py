@@ -168,13 +168,19 @@ def test_checkpoint_helpers_restore_model_optimizer_scheduler(tmp_path):
         serialization.load_checkpoint(tmp_path / "x.npz")
 
 
-def test_resumed_training_continues_the_exact_loss_curve(tmp_path):
-    common = ["train", "--quiet", "--seed", "3", "--hidden", "32", "--optimizer", "nesterov"]
+@pytest.mark.parametrize(
+    ("optimizer", "seed", "hidden", "epochs"), [("nesterov", 3, 32, 4), ("rmsprop", 1, 16, 3)]
+)
+def test_resumed_training_continues_the_exact_loss_curve(tmp_path, optimizer, seed, hidden, epochs):
+    """Momentum buffers (nesterov) and RMSprop's square averages are saved: resuming after two
+    epochs gives the uninterrupted run's curve and weights."""
+    common = ["train", "--quiet", "--seed", str(seed), "--hidden", str(hidden)]
+    common += ["--optimizer", optimizer]
     full, part = tmp_path / "full", tmp_path / "part"
-    assert cli.main([*common, "--epochs", "4", "--out", str(full)]) == 0
+    assert cli.main([*common, "--epochs", str(epochs), "--out", str(full)]) == 0
     assert cli.main([*common, "--epochs", "2", "--out", str(part)]) == 0
     resume = ["--resume", str(part / "checkpoint.npz")]
-    assert cli.main([*common, "--epochs", "4", "--out", str(part), *resume]) == 0
+    assert cli.main([*common, "--epochs", str(epochs), "--out", str(part), *resume]) == 0
     a = json.loads((full / "metrics.json").read_text())["history"]
     b = json.loads((part / "metrics.json").read_text())["history"]
     keys = ("train_loss", "train_accuracy", "test_loss", "test_accuracy", "grad_stats")
@@ -183,8 +189,8 @@ def test_resumed_training_continues_the_exact_loss_curve(tmp_path):
     cb = serialization.load(part / "checkpoint.npz")
     for k, v in ca["model"].items():
         np.testing.assert_array_equal(v, cb["model"][k])
-    assert cb["meta"]["epoch"] == 4
-    bad = ["--hidden", "16", "--epochs", "5", "--out", str(part), *resume]
+    assert cb["meta"]["epoch"] == epochs
+    bad = ["--hidden", str(hidden // 2), "--epochs", str(epochs + 1), "--out", str(part), *resume]
     assert cli.main([*common[:2], *bad]) == 1  # another architecture: a clear error
 
 
